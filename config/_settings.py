@@ -1,0 +1,168 @@
+"""Typed settings: a YAML file, then ``LOA_*`` environment overrides (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from config._registry import Organisation
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddedStorageSettings(_Section):
+    """The SeaweedFS that ``loa`` starts itself when no external endpoint is set."""
+
+    bind: str = "127.0.0.1"
+    # The S3 port. SeaweedFS's master, volume and filer take the next six ports.
+    port: int = Field(default=8333, ge=1024, le=65528)
+    volume_size_limit_mb: int = Field(default=256, ge=8)
+    start_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class StorageSettings(_Section):
+    endpoint: str | None = Field(
+        default=None, description="S3 endpoint URL; unset means the embedded SeaweedFS"
+    )
+    region: str = "us-east-1"
+    bucket: str = Field(default="loa", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    access_key: str = Field(default="loa-district", min_length=3)
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="unset with the embedded store: generated once under the data dir",
+    )
+    embedded: EmbeddedStorageSettings = EmbeddedStorageSettings()
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.endpoint is None
+
+
+class KeySettings(_Section):
+    dir: Path | None = Field(default=None, description="default: <data_dir>/keys")
+    trusted_public_keys: list[str] = Field(
+        default_factory=list,
+        description="base64 Ed25519 district keys an agent accepts; empty: the local key",
+    )
+
+
+class AudioSettings(_Section):
+    """The ``speech-loudspeaker`` policy of DESIGN.md §6."""
+
+    target_lufs: float = Field(default=-16.0, ge=-40, le=-5)
+    tolerance_lu: float = Field(default=0.5, gt=0, le=3)
+    max_true_peak_dbtp: float = Field(default=-1.5, ge=-12, le=0)
+    highpass_hz: float = Field(default=150.0, ge=0, le=1000)
+    sample_rate: int = Field(default=48000, ge=8000, le=96000)
+    bitrate_kbps: int = Field(default=64, ge=16, le=320)
+    channels: int = Field(default=1, ge=1, le=2)
+
+
+class TTSSettings(_Section):
+    espeak_voice: str = "vi"
+    espeak_rate_wpm: int = Field(default=150, ge=80, le=450)
+
+
+class PublishSettings(_Section):
+    manifest_validity_hours: float = Field(default=48.0, gt=0)
+    play_window_minutes: float = Field(
+        default=60.0, gt=0, description="not_after = start + this, unless given"
+    )
+
+
+class AgentSettings(_Section):
+    poll_interval_s: float = Field(default=5.0, gt=0)
+    heartbeat_interval_s: float = Field(default=30.0, gt=0, le=60)
+    once_max_wait_s: float = Field(
+        default=600.0, gt=0, description="with --once: play what starts within this"
+    )
+    player: list[str] = Field(
+        default_factory=lambda: ["ffplay", "-nodisp", "-autoexit", "-loglevel", "error"],
+        description="command of the audio sink; the file path is appended",
+    )
+    access_key: str | None = Field(default=None, description="the commune's own S3 identity")
+    secret_key: SecretStr | None = None
+
+
+class Settings(BaseSettings):
+    """Everything a Loa process needs to know, validated when it is built."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LOA_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(default=None, description="default: SQLite in data dir")
+    organisation: Organisation
+    storage: StorageSettings = StorageSettings()
+    keys: KeySettings = KeySettings()
+    audio: AudioSettings = AudioSettings()
+    tts: TTSSettings = TTSSettings()
+    publish: PublishSettings = PublishSettings()
+    agent: AgentSettings = AgentSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the YAML file (passed in as init arguments).
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Settings:
+        if self.database_url is None:
+            url = f"sqlite:///{(self.data_dir / 'loa.db').as_posix()}"
+            object.__setattr__(self, "database_url", url)
+        return self
+
+    @property
+    def key_dir(self) -> Path:
+        return self.keys.dir if self.keys.dir is not None else self.data_dir / "keys"
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None  # set by _resolve_defaults
+        return self.database_url
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration as plain data, every secret shown as ``***``."""
+        return _mask(self.model_dump(mode="json"))
+
+
+_SECRET_NAMES = ("secret_key", "password")
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {name: _mask(item, name) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item) for item in value]
+    if key in _SECRET_NAMES and value:
+        return "***"
+    if key == "database_url" and isinstance(value, str) and "@" in value:
+        return _mask_url_password(value)
+    return value
+
+
+def _mask_url_password(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
