@@ -1,0 +1,132 @@
+"""The editorial schema (SQLAlchemy 2 typed ORM). Changes here need an Alembic revision."""
+
+from datetime import datetime
+from typing import Final
+
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from content._enums import ContentKind, ContentState, Priority
+from content._types import UTCDateTime
+
+# Named constraints, so later migrations (SQLite batch mode included) can address them.
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+TEXT_XOR_AUDIO: Final = (
+    "(text IS NOT NULL AND audio_path IS NULL AND audio_sha256 IS NULL"
+    " AND audio_filename IS NULL)"
+    " OR (text IS NULL AND audio_path IS NOT NULL AND audio_sha256 IS NOT NULL"
+    " AND audio_filename IS NOT NULL)"
+)
+
+
+def _choice(enum: type[ContentKind | Priority | ContentState], name: str) -> Enum:
+    # VARCHAR plus a CHECK constraint rather than a native ENUM: the same DDL on SQLite and
+    # PostgreSQL, and the database itself refuses a value the code does not know.
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ContentItem(Base):
+    __tablename__ = "content_items"
+    # AUTOINCREMENT: editors type these ids, so SQLite must never hand one out twice.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[ContentKind] = mapped_column(_choice(ContentKind, "kind"))
+    title: Mapped[str] = mapped_column(String(300))
+    priority: Mapped[Priority] = mapped_column(_choice(Priority, "priority"))
+    state: Mapped[ContentState] = mapped_column(_choice(ContentState, "state"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+
+    variants: Mapped[list["LanguageVariant"]] = relationship(
+        back_populates="item", order_by="LanguageVariant.id"
+    )
+
+
+class LanguageVariant(Base):
+    """The item in one language: a text to synthesise or a native speaker's recording."""
+
+    __tablename__ = "language_variants"
+    __table_args__ = (
+        UniqueConstraint("item_id", "language"),
+        CheckConstraint(TEXT_XOR_AUDIO, name="text_xor_audio"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id"))
+    language: Mapped[str] = mapped_column(String(3))
+    text: Mapped[str | None] = mapped_column(Text)
+    audio_path: Mapped[str | None] = mapped_column(String(80))
+    audio_sha256: Mapped[str | None] = mapped_column(String(64))
+    audio_filename: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    item: Mapped[ContentItem] = relationship(back_populates="variants")
+    clips: Mapped[list["RenderedClip"]] = relationship(
+        back_populates="variant", order_by="RenderedClip.id"
+    )
+
+
+class RenderedClip(Base):
+    """One rendering of a variant; a variant may be re-rendered and the latest wins."""
+
+    __tablename__ = "rendered_clips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    variant_id: Mapped[int] = mapped_column(ForeignKey("language_variants.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    lufs: Mapped[float] = mapped_column(Float)
+    true_peak_dbtp: Mapped[float] = mapped_column(Float)
+    engine: Mapped[str] = mapped_column(String(40))
+    voice: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    variant: Mapped[LanguageVariant] = relationship(back_populates="clips")
+
+
+class AuditEvent(Base):
+    """Who did what to an item, and when. Written in the same transaction as the change."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    # Free text, not an enum column: a new kind of event must not need a migration.
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
