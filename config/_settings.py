@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -125,25 +125,22 @@ class Settings(BaseSettings):
         # The environment overrides the YAML file (passed in as init arguments).
         return env_settings, init_settings
 
-    @model_validator(mode="after")
-    def _resolve_defaults(self) -> Settings:
-        if self.database_url is None:
-            url = f"sqlite:///{(self.data_dir / 'loa.db').as_posix()}"
-            object.__setattr__(self, "database_url", url)
-        return self
-
     @property
     def key_dir(self) -> Path:
         return self.keys.dir if self.keys.dir is not None else self.data_dir / "keys"
 
     @property
     def db_url(self) -> str:
-        assert self.database_url is not None  # set by _resolve_defaults
-        return self.database_url
+        """``database_url``, or the SQLite file in the data dir."""
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'loa.db').as_posix()}"
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration as plain data, every secret shown as ``***``."""
-        return _mask(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        data["database_url"] = self.db_url
+        return dict(_mask(data))
 
 
 _SECRET_NAMES = ("secret_key", "password")
