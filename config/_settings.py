@@ -23,7 +23,7 @@ class EmbeddedStorageSettings(_Section):
     """The SeaweedFS that ``loa`` starts itself when no external endpoint is set."""
 
     bind: str = "127.0.0.1"
-    # The S3 port. SeaweedFS's master, volume and filer take the next six ports.
+    # The S3 port. S3 gRPC, master, volume and filer (HTTP + gRPC each) take the next seven.
     port: int = Field(default=8333, ge=1024, le=65528)
     volume_size_limit_mb: int = Field(default=256, ge=8)
     start_timeout_s: float = Field(default=60.0, gt=0)

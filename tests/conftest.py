@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -58,3 +60,83 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SettingsFa
         return Settings(**data)
 
     return build
+
+
+# --- Object storage: one real SeaweedFS for the whole session ---------------------------
+# playout is imported inside the fixtures so that tests not using storage do not depend
+# on it importing.
+
+if TYPE_CHECKING:
+    from playout import S3ObjectStore
+
+
+class SeaweedSession(NamedTuple):
+    """The session's SeaweedFS: its embedded-mode settings, and a store on bucket ``loa``."""
+
+    settings: Settings
+    store: S3ObjectStore
+
+
+@pytest.fixture(scope="session")
+def seaweed_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedSession]:
+    """One SeaweedFS on free loopback ports, started once and stopped after the session."""
+    from playout import EmbeddedSeaweed, S3ObjectStore
+
+    settings = _embedded_settings(tmp_path_factory.mktemp("seaweed"), free_port_block(8))
+    # The data is thrown away: no need to wait for SeaweedFS's 15-second clean stop.
+    seaweed = EmbeddedSeaweed(settings, stop_grace_s=1.0)
+    seaweed.start()
+    try:
+        yield SeaweedSession(settings, S3ObjectStore.from_settings(settings))
+    finally:
+        seaweed.stop()
+
+
+@pytest.fixture
+def object_store(seaweed_session: SeaweedSession) -> S3ObjectStore:
+    """An ``S3ObjectStore`` on a new, empty bucket ``t-<8 hex>`` of the session's SeaweedFS."""
+    from playout import S3ObjectStore, storage_credentials
+
+    session = seaweed_session.settings
+    access_key, secret_key = storage_credentials(session)
+    store = S3ObjectStore(
+        seaweed_session.store.endpoint,
+        session.storage.region,
+        f"t-{uuid.uuid4().hex[:8]}",
+        access_key,
+        secret_key,
+    )
+    store.ensure_bucket()
+    return store
+
+
+@pytest.fixture
+def seaweed_settings(
+    make_settings: SettingsFactory, seaweed_session: SeaweedSession, object_store: S3ObjectStore
+) -> Settings:
+    """Settings of the example district (data dir under tmp_path) whose ``storage`` is the
+    session's SeaweedFS as an external endpoint, on ``object_store``'s bucket."""
+    from playout import storage_credentials
+
+    access_key, secret_key = storage_credentials(seaweed_session.settings)
+    return make_settings(
+        storage={
+            "endpoint": object_store.endpoint,
+            "region": object_store.region,
+            "bucket": object_store.bucket,
+            "access_key": access_key,
+            "secret_key": secret_key,
+        }
+    )
+
+
+def _embedded_settings(data_dir: Path, port: int) -> Settings:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("LOA_"):
+                patch.delenv(name)
+        data = load_settings(EXAMPLE_CONFIG).model_dump()
+        data["data_dir"] = data_dir
+        data["database_url"] = None
+        data["storage"]["embedded"]["port"] = port
+        return Settings(**data)

@@ -1,0 +1,42 @@
+"""``loa agent run``: the commune side."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from app._output import console
+from config import Settings
+from playout import CommuneAgent, S3ObjectStore, parse_sink
+
+agent_app = typer.Typer(help="Trạm phát của xã.", no_args_is_help=True)
+
+
+def commune_store(settings: Settings) -> S3ObjectStore:
+    """The commune's own S3 identity when configured, else the district's (same host)."""
+    secret = settings.agent.secret_key.get_secret_value() if settings.agent.secret_key else None
+    return S3ObjectStore.from_settings(settings, settings.agent.access_key, secret)
+
+
+@agent_app.command("run")
+def run(
+    ctx: typer.Context,
+    commune: Annotated[str, typer.Option(help="Mã xã, ví dụ bum-nua.")],
+    once: Annotated[
+        bool, typer.Option("--once", help="Đồng bộ một lần, phát những gì đến hạn rồi thoát.")
+    ] = False,
+    sink: Annotated[str, typer.Option(help="file:THƯ_MỤC hoặc audio (loa thật).")] = "audio",
+) -> None:
+    """Đồng bộ lịch phát đã ký, kiểm tra, lưu đệm và phát đúng giờ."""
+    settings: Settings = ctx.obj.settings
+    agent = CommuneAgent(settings, commune, commune_store(settings), parse_sink(sink, settings))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    summary = agent.run(once=once, stop_event=stop)
+    console.print(summary.describe())
+    if once and summary.refused:
+        raise typer.Exit(1)

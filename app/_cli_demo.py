@@ -1,0 +1,43 @@
+"""``loa demo``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from app._demo import DemoResult, run_demo
+from app._output import console, errors, print_json
+
+
+def demo(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Chạy thử toàn tuyến: văn bản → giọng đọc → kho lưu trữ → 3 trạm xã phát."""
+    report = errors if as_json else console
+    with report.status("Đang chạy thử…") as status:
+        result = run_demo(ctx.obj.settings, lambda message: status.update(message))
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _print_table(result)
+
+
+def _print_table(result: DemoResult) -> None:
+    table = Table(title=f"Chạy thử Loa — nội dung số {result.content_id}")
+    for heading in ("Xã", "Nội dung", "Lịch phát", "Bắt đầu", "Trễ", "LUFS", "Đỉnh thực"):
+        table.add_column(heading)
+    for play in result.plays:
+        table.add_row(
+            play.commune,
+            play.item_id,
+            play.scheduled[11:23],
+            play.started[11:23],
+            f"{play.delay_ms} ms",
+            f"{play.lufs:.1f}",
+            f"{play.true_peak_dbtp:.1f} dBTP",
+        )
+    console.print(table)
+    console.print(
+        f"Kho: {result.s3_endpoint}, bucket {result.bucket}; dữ liệu giữ lại trong "
+        f"{result.data_dir}. Tổng thời gian: {result.wall_s} s."
+    )

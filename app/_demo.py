@@ -1,0 +1,183 @@
+"""``loa demo``: one Vietnamese bulletin from text to three communes' loudspeakers."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from app._publishing import content_store, publish_content
+from config import LoaError, Settings
+from pipeline import check_tools, measure
+from playout import (
+    CommuneAgent,
+    DistrictKeys,
+    EmbeddedSeaweed,
+    FileSink,
+    S3ObjectStore,
+    storage_endpoint,
+)
+
+DEMO_TEXT = Path(__file__).parent / "samples" / "bulletin-demo-vi.txt"
+DEMO_TITLE = "Bản tin phát thử hệ thống Loa"
+DEMO_COMMUNES = ("thi-tran-muong-te", "bum-nua", "pa-u")
+LEAD_TIME = timedelta(seconds=6)
+PLAY_WINDOW = timedelta(minutes=2)
+AGENT_WAIT = timedelta(seconds=45)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoPlay:
+    commune: str
+    item_id: str
+    audio_sha256: str
+    scheduled: str
+    started: str
+    delay_ms: int
+    lufs: float
+    true_peak_dbtp: float
+    file: str
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    bucket: str
+    s3_endpoint: str
+    data_dir: str
+    content_id: int
+    wall_s: float
+    plays: list[DemoPlay]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.__dict__.copy()
+        data["plays"] = [play.__dict__ for play in self.plays]
+        return data
+
+
+def run_demo(settings: Settings, progress: Progress) -> DemoResult:
+    began = time.monotonic()
+    check_tools()
+    with _storage(settings, progress):
+        progress("Tạo khóa ký và nội dung mẫu…")
+        DistrictKeys(settings.key_dir).init()
+        content_id = _approved_demo_item(settings)
+        progress("Đọc bản tin bằng espeak-ng, xử lý âm thanh, phát hành tới 3 xã…")
+        communes = [settings.organisation.commune(cid) for cid in _demo_communes(settings)]
+        outcome = publish_content(
+            settings, content_id, communes, LEAD_TIME, play_window=PLAY_WINDOW
+        )
+        expected = {(play.commune_id, play.item.id) for play in outcome.plays}
+        progress("Các trạm xã đồng bộ, kiểm tra chữ ký và phát đúng giờ…")
+        sink_dirs = _run_agents(settings, [commune.id for commune in communes])
+    plays = _collect_plays(sink_dirs, expected)
+    missing = expected - {(play.commune, play.item_id) for play in plays}
+    if missing:
+        raise LoaError(f"demo: not played at {sorted(commune for commune, _ in missing)}")
+    return DemoResult(
+        bucket=settings.storage.bucket,
+        s3_endpoint=storage_endpoint(settings),
+        data_dir=str(settings.data_dir.resolve()),
+        content_id=content_id,
+        wall_s=round(time.monotonic() - began, 1),
+        plays=plays,
+    )
+
+
+def _demo_communes(settings: Settings) -> list[str]:
+    registered = settings.organisation.commune_ids()
+    chosen = [commune for commune in DEMO_COMMUNES if commune in registered]
+    return chosen if len(chosen) == len(DEMO_COMMUNES) else registered[:3]
+
+
+@contextmanager
+def _storage(settings: Settings, progress: Progress) -> Iterator[None]:
+    """The embedded store for the demo's duration; left running if it already was."""
+    if not settings.storage.is_embedded:
+        S3ObjectStore.from_settings(settings).ensure_bucket()
+        yield
+        return
+    seaweed = EmbeddedSeaweed(settings)
+    already_running = seaweed.status().running
+    progress("Khởi động kho lưu trữ SeaweedFS nhúng…")
+    seaweed.start()
+    try:
+        yield
+    finally:
+        if not already_running:
+            seaweed.stop()
+
+
+def _approved_demo_item(settings: Settings) -> int:
+    store = content_store(settings)
+    text = DEMO_TEXT.read_text(encoding="utf-8")
+    item = store.add_item("bulletin", DEMO_TITLE, "vi", text=text, actor="demo")
+    store.approve(item.id, "demo")
+    return item.id
+
+
+def _run_agents(settings: Settings, commune_ids: list[str]) -> dict[str, Path]:
+    # Wait only for what the demo itself scheduled, not for items published earlier.
+    agent = settings.agent.model_copy(update={"once_max_wait_s": AGENT_WAIT.total_seconds()})
+    settings = settings.model_copy(update={"agent": agent})
+    sink_dirs = {cid: settings.data_dir / "demo" / "played" / cid for cid in commune_ids}
+    errors: list[BaseException] = []
+    threads = [
+        threading.Thread(
+            target=_run_one_agent, args=(settings, cid, sink_dirs[cid], errors), name=cid
+        )
+        for cid in commune_ids
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return sink_dirs
+
+
+def _run_one_agent(
+    settings: Settings, commune_id: str, sink_dir: Path, errors: list[BaseException]
+) -> None:
+    try:
+        sink = FileSink(sink_dir, zone=settings.organisation.district.zone)
+        agent = CommuneAgent(settings, commune_id, S3ObjectStore.from_settings(settings), sink)
+        agent.run(once=True, stop_event=threading.Event())
+    except BaseException as error:  # reported by the main thread
+        errors.append(error)
+
+
+def _collect_plays(sink_dirs: dict[str, Path], expected: set[tuple[str, str]]) -> list[DemoPlay]:
+    plays = []
+    for commune_id, sink_dir in sink_dirs.items():
+        log = sink_dir / "plays.jsonl"
+        lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+        for record in map(json.loads, lines):
+            if (commune_id, record["item_id"]) in expected:
+                plays.append(_demo_play(record))
+    return plays
+
+
+def _demo_play(record: dict[str, Any]) -> DemoPlay:
+    loudness = measure(Path(record["file"]))
+    scheduled = datetime.fromisoformat(record["scheduled"])
+    started = datetime.fromisoformat(record["started"])
+    return DemoPlay(
+        commune=record["commune"],
+        item_id=record["item_id"],
+        audio_sha256=record["audio_sha256"],
+        scheduled=record["scheduled"],
+        started=record["started"],
+        delay_ms=round((started - scheduled).total_seconds() * 1000),
+        lufs=round(loudness.lufs, 1),
+        true_peak_dbtp=round(loudness.true_peak_dbtp, 1),
+        file=record["file"],
+    )

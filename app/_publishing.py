@@ -1,0 +1,183 @@
+"""Composition: an approved content item → rendered clips → commune manifests.
+
+This is the only place where content and pipeline meet (DESIGN.md §1)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from config import Commune, Settings, UserInputError
+from content import ContentStore, ItemView, VariantView
+from pipeline import Clip, process_file, render_text
+from playout import (
+    AudioRef,
+    DistrictKeys,
+    ItemKind,
+    ManifestItem,
+    Priority,
+    Publisher,
+    PublishReport,
+    S3ObjectStore,
+)
+
+log = logging.getLogger(__name__)
+
+GAP_BETWEEN_LANGUAGES = timedelta(seconds=2)
+
+
+@dataclass(frozen=True)
+class ScheduledPlay:
+    commune_id: str
+    item: ManifestItem
+
+
+@dataclass
+class PublishOutcome:
+    content_id: int
+    plays: list[ScheduledPlay] = field(default_factory=list)
+    clips: dict[str, Clip] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    report: PublishReport = field(default_factory=PublishReport)
+
+
+def content_store(settings: Settings) -> ContentStore:
+    return ContentStore(settings.db_url, settings.data_dir / "assets")
+
+
+def resolve_communes(settings: Settings, spec: str) -> list[Commune]:
+    """``all`` or a comma-separated list of commune ids, each checked against the registry."""
+    organisation = settings.organisation
+    if spec.strip() == "all":
+        return list(organisation.communes)
+    communes = []
+    for commune_id in (part.strip() for part in spec.split(",") if part.strip()):
+        try:
+            communes.append(organisation.commune(commune_id))
+        except KeyError:
+            raise UserInputError(
+                f"unknown commune {commune_id!r}: not in district "
+                f"{organisation.district.id!r} (see `loa config show`)"
+            ) from None
+    if not communes:
+        raise UserInputError("--communes: name at least one commune id, or 'all'")
+    return communes
+
+
+def render_variants(
+    settings: Settings, store: ContentStore, item: ItemView, languages: set[str]
+) -> dict[str, Clip]:
+    """One clip per language the targets need and the item has; recorded in the store."""
+    clips: dict[str, Clip] = {}
+    for variant in item.variants:
+        if variant.language not in languages:
+            continue
+        clip = _render_variant(settings, store, variant)
+        store.record_clip(
+            item.id,
+            variant.language,
+            key=f"audio/{clip.sha256}.{clip.extension}",
+            sha256=clip.sha256,
+            bytes=clip.bytes,
+            duration_ms=clip.duration_ms,
+            lufs=clip.output.lufs,
+            true_peak_dbtp=clip.output.true_peak_dbtp,
+            engine=clip.engine,
+            voice=clip.voice,
+        )
+        clips[variant.language] = clip
+    return clips
+
+
+def _render_variant(settings: Settings, store: ContentStore, variant: VariantView) -> Clip:
+    out_dir = settings.data_dir / "clips"
+    if variant.text is not None:
+        return render_text(
+            variant.text, variant.language, audio=settings.audio, tts=settings.tts, out_dir=out_dir
+        )
+    if variant.audio_path is None:
+        raise ValueError(f"variant {variant.language} has neither text nor audio")
+    return process_file(store.asset_path(variant.audio_path), audio=settings.audio, out_dir=out_dir)
+
+
+def publish_content(
+    settings: Settings,
+    item_id: int,
+    communes: Sequence[Commune],
+    start: datetime | timedelta,
+    *,
+    priority: Priority | None = None,
+    play_window: timedelta | None = None,
+) -> PublishOutcome:
+    """Render an approved item in each target's languages and add it to their manifests.
+
+    ``start`` is an instant, or a delay counted from when the clips are ready."""
+    if isinstance(start, datetime) and start.tzinfo is None:
+        raise UserInputError(f"start time {start.isoformat()} has no time zone offset")
+    store = content_store(settings)
+    item = store.require_publishable(item_id)
+    needed = {language for commune in communes for language in commune.languages}
+    outcome = PublishOutcome(content_id=item.id)
+    outcome.clips = render_variants(settings, store, item, needed)
+    object_store = S3ObjectStore.from_settings(settings)
+    publisher = Publisher(
+        object_store,
+        DistrictKeys(settings.key_dir),
+        settings.organisation.district.id,
+        validity=timedelta(hours=settings.publish.manifest_validity_hours),
+    )
+    refs = {
+        lang: publisher.upload_audio(clip, outcome.report) for lang, clip in outcome.clips.items()
+    }
+    window = play_window or timedelta(minutes=settings.publish.play_window_minutes)
+    if isinstance(start, timedelta):
+        start = datetime.now(settings.organisation.district.zone) + start
+    items_by_commune: dict[str, list[ManifestItem]] = {}
+    for commune in communes:
+        items = _commune_items(item, commune, refs, outcome.clips, start, window, priority)
+        if not items:
+            outcome.skipped.append(commune.id)
+            continue
+        items_by_commune[commune.id] = items
+        outcome.plays.extend(ScheduledPlay(commune.id, entry) for entry in items)
+    if not items_by_commune:
+        raise UserInputError(
+            f"content item {item.id} has no variant in any language of the target communes "
+            f"(needs one of {sorted(needed)}, has {[v.language for v in item.variants]})"
+        )
+    publisher.publish(items_by_commune, outcome.report)
+    return outcome
+
+
+def _commune_items(
+    item: ItemView,
+    commune: Commune,
+    refs: dict[str, AudioRef],
+    clips: dict[str, Clip],
+    start: datetime,
+    window: timedelta,
+    priority: Priority | None,
+) -> list[ManifestItem]:
+    """The item in each of the commune's languages, one after another from ``start``."""
+    items = []
+    moment = start
+    for language in commune.languages:
+        if language not in clips:
+            continue
+        items.append(
+            ManifestItem(
+                id=f"{item.kind}-{item.id}-{language}",
+                title=item.title,
+                kind=ItemKind(item.kind),
+                priority=priority or Priority(item.priority),
+                language=language,
+                start=moment,
+                not_after=moment + window,
+                clusters=["*"],
+                audio=refs[language],
+            )
+        )
+        moment += timedelta(milliseconds=clips[language].duration_ms) + GAP_BETWEEN_LANGUAGES
+    return items

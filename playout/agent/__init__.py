@@ -1,0 +1,30 @@
+"""The commune agent: pulls its signed manifest, verifies and caches the audio, plays it
+on time through a sink, and reports heartbeats and as-run receipts (DESIGN.md §3–5)."""
+
+from playout.agent._agent import CommuneAgent
+from playout.agent._audio_sink import AudioSink
+from playout.agent._cache import AudioIntegrityError, CacheUsage
+from playout.agent._file_sink import FileSink
+from playout.agent._receipt import AsRunReceipt
+from playout.agent._schedule import Occurrence
+from playout.agent._sink import Outcome, PlayResult, Sink
+from playout.agent._sink_spec import parse_sink
+from playout.agent._summary import RunSummary
+from playout.agent._sync import SyncResult, SyncStatus
+
+__all__ = [
+    "AsRunReceipt",
+    "AudioIntegrityError",
+    "AudioSink",
+    "CacheUsage",
+    "CommuneAgent",
+    "FileSink",
+    "Occurrence",
+    "Outcome",
+    "PlayResult",
+    "RunSummary",
+    "Sink",
+    "SyncResult",
+    "SyncStatus",
+    "parse_sink",
+]
