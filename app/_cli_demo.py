@@ -19,18 +19,19 @@ def demo(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
     if as_json:
         print_json(result.to_dict())
     else:
-        _print_table(result)
+        communes = ctx.obj.settings.organisation.communes
+        _print_table(result, {commune.id: commune.name for commune in communes})
 
 
-def _print_table(result: DemoResult) -> None:
+def _print_table(result: DemoResult, names: dict[str, str]) -> None:
     table = Table(title=f"Chạy thử Loa — nội dung số {result.content_id}")
     for heading in ("Xã", "Nội dung", "Lịch phát", "Bắt đầu", "Trễ", "LUFS", "Đỉnh thực"):
         table.add_column(heading)
     for play in result.plays:
         table.add_row(
-            play.commune,
+            names.get(play.commune, play.commune),
             play.item_id,
-            play.scheduled[11:23],
+            play.scheduled[11:19],
             play.started[11:23],
             f"{play.delay_ms} ms",
             f"{play.lufs:.1f}",

@@ -8,7 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False)
+# Piped output (CI logs, `| tee`) is not wrapped at 80 columns: tables stay readable.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 errors = Console(stderr=True, highlight=False)
 
 
