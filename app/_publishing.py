@@ -99,7 +99,13 @@ def _render_variant(settings: Settings, store: ContentStore, variant: VariantVie
         )
     if variant.audio_path is None:
         raise ValueError(f"variant {variant.language} has neither text nor audio")
-    return process_file(store.asset_path(variant.audio_path), audio=settings.audio, out_dir=out_dir)
+    return process_file(
+        store.asset_path(variant.audio_path),
+        audio=settings.audio,
+        out_dir=out_dir,
+        engine="recorded",
+        voice=variant.audio_filename or "recording",
+    )
 
 
 def publish_content(

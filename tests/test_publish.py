@@ -1,0 +1,94 @@
+"""Publishing an approved item: render, upload once, merge into signed commune manifests."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app._publishing import content_store, publish_content, resolve_communes
+from config import Settings, UserInputError
+from playout import DistrictKeys, S3ObjectStore, manifest_key, verify
+
+TEXT = "Thông báo: trạm y tế xã tiêm vắc-xin cho trẻ em vào sáng thứ Tư."
+
+
+@pytest.fixture
+def settings(seaweed_settings: Settings) -> Settings:
+    DistrictKeys(seaweed_settings.key_dir).init()
+    return seaweed_settings
+
+
+def approved_item(settings: Settings, title: str, recording: Path | None = None) -> int:
+    store = content_store(settings)
+    item = store.add_item("announcement", title, "vi", text=TEXT)
+    if recording is not None:
+        store.add_variant(item.id, "blt", audio_file=recording)
+    store.approve(item.id, "test")
+    return item.id
+
+
+def read_manifest(settings: Settings, commune_id: str) -> dict[str, object]:
+    store = S3ObjectStore.from_settings(settings)
+    data = store.get_bytes(manifest_key(commune_id), max_bytes=1 << 20)
+    keys = [DistrictKeys(settings.key_dir).private_key().public_key()]
+    verify(data, keys, source=commune_id, now=datetime.now(UTC))
+    document: dict[str, object] = json.loads(data)
+    return document
+
+
+def test_second_publish_merges_and_reuses_audio(settings: Settings) -> None:
+    communes = resolve_communes(settings, "bum-nua,pa-u")
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    first = publish_content(settings, approved_item(settings, "Một"), communes, start)
+    second_id = approved_item(settings, "Hai")
+    second = publish_content(settings, second_id, communes, start + timedelta(minutes=1))
+
+    assert len(first.report.uploaded) == 1
+    assert second.report.uploaded == [] and len(second.report.already_present) == 1
+    for commune_id in ("bum-nua", "pa-u"):
+        assert second.report.sequences[commune_id] > first.report.sequences[commune_id]
+        manifest = read_manifest(settings, commune_id)
+        titles = [entry["title"] for entry in manifest["items"]]  # type: ignore[attr-defined]
+        assert titles == ["Một", "Hai"]
+
+
+def test_each_language_follows_the_previous_one(settings: Settings, tmp_path: Path) -> None:
+    recording = tmp_path / "bản đọc tiếng Thái.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=f=300:d=2", str(recording)],
+        check=True,
+    )
+    item_id = approved_item(settings, "Hai thứ tiếng", recording)
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    outcome = publish_content(
+        settings, item_id, resolve_communes(settings, "thi-tran-muong-te"), start
+    )
+    vi, blt = (play.item for play in outcome.plays)
+    assert (vi.language, blt.language) == ("vi", "blt")
+    assert blt.audio.sha256 != vi.audio.sha256
+    assert blt.start == vi.start + timedelta(milliseconds=vi.audio.duration_ms + 2000)
+
+
+def test_a_forged_manifest_is_replaced_not_merged(settings: Settings) -> None:
+    communes = resolve_communes(settings, "pa-u")
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    publish_content(settings, approved_item(settings, "Thật"), communes, start)
+    store = S3ObjectStore.from_settings(settings)
+    forged = json.loads(store.get_bytes(manifest_key("pa-u"), max_bytes=1 << 20))
+    forged["items"][0]["title"] = "Lệnh sơ tán giả"
+    store.put_bytes(manifest_key("pa-u"), json.dumps(forged).encode(), "application/json")
+
+    publish_content(settings, approved_item(settings, "Mới"), communes, start)
+    titles = [entry["title"] for entry in read_manifest(settings, "pa-u")["items"]]  # type: ignore[attr-defined]
+    assert titles == ["Mới"]
+
+
+def test_unknown_commune_is_named() -> None:
+    from config import EXAMPLE_CONFIG, load_settings
+
+    with pytest.raises(UserInputError, match="unknown commune 'atlantis'"):
+        resolve_communes(load_settings(EXAMPLE_CONFIG), "pa-u,atlantis")
