@@ -92,3 +92,13 @@ def test_unknown_commune_is_named() -> None:
 
     with pytest.raises(UserInputError, match="unknown commune 'atlantis'"):
         resolve_communes(load_settings(EXAMPLE_CONFIG), "pa-u,atlantis")
+
+
+def test_content_and_manifest_share_one_vocabulary() -> None:
+    """The agent must not import the editorial layer (SQLAlchemy at every commune), so the
+    manifest declares its own kinds and priorities; they must stay the content's."""
+    import content
+    import playout
+
+    assert {str(kind) for kind in content.ContentKind} == {str(k) for k in playout.ItemKind}
+    assert {str(p) for p in content.Priority} == {str(p) for p in playout.Priority}

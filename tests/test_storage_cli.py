@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import boto3
 import pytest
 
 from playout import storage_credentials
-from tests.cli import one_line_error, run_loa
+from tests.cli import LOA, one_line_error, run_loa
 from tests.conftest import SeaweedSession, free_port_block
 
 
@@ -78,4 +81,21 @@ def test_storage_lifecycle_and_env_reach_the_store(tmp_path: Path) -> None:
         assert s3.get_object(Bucket="loa", Key="hello.txt")["Body"].read() == b"xin chao"
     finally:
         assert run_loa("storage", "down", env=env).returncode == 0
+    assert run_loa("storage", "status", env=env).returncode == 3
+
+
+@pytest.mark.slow
+def test_loa_up_serves_until_sigterm(tmp_path: Path) -> None:
+    port = free_port_block(8)
+    env = {**os.environ, "LOA_DATA_DIR": str(tmp_path), "LOA_STORAGE__EMBEDDED__PORT": str(port)}
+    process = subprocess.Popen([*LOA, "up"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert f"127.0.0.1:{port}" in process.stdout.readline()
+        status = run_loa("storage", "status", "--json", env=env)
+        assert json.loads(status.stdout)["running"] is True
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
     assert run_loa("storage", "status", env=env).returncode == 3
