@@ -16,9 +16,14 @@ agent_app = typer.Typer(help="Trạm phát của xã.", no_args_is_help=True)
 
 
 def commune_store(settings: Settings) -> S3ObjectStore:
-    """The commune's own S3 identity when configured, else the district's (same host)."""
+    """The commune's own S3 identity when configured, else the district's (same host).
+
+    Few, short retries: the agent polls every few seconds anyway, and a 3G link that is
+    down should fall back to the cache quickly rather than after half a minute."""
     secret = settings.agent.secret_key.get_secret_value() if settings.agent.secret_key else None
-    return S3ObjectStore.from_settings(settings, settings.agent.access_key, secret)
+    return S3ObjectStore.from_settings(
+        settings, settings.agent.access_key, secret, max_attempts=3, connect_timeout_s=3.0
+    )
 
 
 @agent_app.command("run")

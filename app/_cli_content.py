@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from app._output import console, print_json
+from app._output import console, errors, print_json
 from app._publishing import content_store, publish_content, resolve_communes
 from config import Settings, UserInputError
 from content import ItemView, read_text_file
+from pipeline import probe_audio
 from playout import Priority
 
 content_app = typer.Typer(help="Nội dung: thêm, biên dịch, duyệt.", no_args_is_help=True)
@@ -29,11 +30,13 @@ AudioFile = Annotated[
 
 
 def _text_or_audio(text_file: Path | None, audio_file: Path | None) -> dict[str, Any]:
-    if (text_file is None) == (audio_file is None):
-        raise UserInputError("give exactly one of --text-file or --audio-file")
-    if text_file is not None:
+    if text_file is not None and audio_file is None:
         return {"text": read_text_file(text_file)}
-    return {"audio_file": audio_file}
+    if audio_file is not None and text_file is None:
+        # A recording with no audio in it is refused now, not discovered at broadcast time.
+        probe_audio(audio_file)
+        return {"audio_file": audio_file}
+    raise UserInputError("give exactly one of --text-file or --audio-file")
 
 
 def item_summary(item: ItemView) -> dict[str, Any]:
@@ -66,9 +69,10 @@ def add(
     item = store.add_item(kind, title, language, priority=priority, actor=by, **body)
     if as_json:
         print_json({"id": item.id})
-    else:
-        console.print(f"Đã thêm nội dung số {item.id} ({item.kind}, bản nháp): {item.title}")
-        typer.echo(item.id)
+        return
+    # The id alone on stdout, so that `id=$(loa content add ...)` works; the words on stderr.
+    errors.print(f"Đã thêm nội dung số {item.id} ({item.kind}, bản nháp): {item.title}")
+    typer.echo(item.id)
 
 
 @variant_app.command("add")

@@ -18,6 +18,7 @@ from pipeline._loudness import (
     LoudnessReport,
     measure,
 )
+from pipeline._media import AudioStreamInfo, probe_audio
 from pipeline._policy import policy_problems
 from pipeline._render import Clip, process_file, render_text
 
@@ -26,6 +27,7 @@ __all__ = [
     "TRUE_PEAK_FLOOR_DBTP",
     "AudioError",
     "AudioInputError",
+    "AudioStreamInfo",
     "Clip",
     "LoudnessReport",
     "TTSError",
@@ -34,6 +36,7 @@ __all__ = [
     "check_tools",
     "measure",
     "policy_problems",
+    "probe_audio",
     "process_file",
     "render_text",
 ]

@@ -10,12 +10,13 @@ from playout._manifest import (
     ManifestItem,
     Priority,
     Repeat,
+    manifest_key,
     sign,
     verify,
     verify_signed,
 )
 from playout._objectstore import ObjectInfo, ObjectStore, S3ObjectStore
-from playout._publish import Publisher, PublishReport, audio_key, manifest_key
+from playout._publish import Publisher, PublishReport, audio_key
 from playout._seaweed import (
     EmbeddedSeaweed,
     StorageStatus,

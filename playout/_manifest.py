@@ -21,6 +21,11 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _SHA256 = r"^[0-9a-f]{64}$"
 
 
+def manifest_key(commune_id: str) -> str:
+    """Where a commune's manifest lives in the bucket (DESIGN.md §3)."""
+    return f"communes/{commune_id}/manifest.json"
+
+
 class Priority(StrEnum):
     NORMAL = "normal"
     PRIORITY = "priority"

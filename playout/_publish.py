@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pipeline import Clip
 from playout._errors import ManifestError, ObjectNotFound
 from playout._keys import DistrictKeys
-from playout._manifest import MAX_MANIFEST_BYTES, AudioRef, Manifest, ManifestItem, sign
+from playout._manifest import (
+    MAX_MANIFEST_BYTES,
+    AudioRef,
+    Manifest,
+    ManifestItem,
+    manifest_key,
+    sign,
+)
 from playout._manifest import verify_signed as verify_manifest_signature
 from playout._objectstore import ObjectStore
 
@@ -27,10 +34,6 @@ AUDIO_CONTENT_TYPES = {
     "opus": "audio/ogg",
     "m4a": "audio/mp4",
 }
-
-
-def manifest_key(commune_id: str) -> str:
-    return f"communes/{commune_id}/manifest.json"
 
 
 def audio_key(clip: Clip) -> str:

@@ -93,3 +93,29 @@ def test_unknown_sink_exits_2(isolated: dict[str, str]) -> None:
     result = run_loa("agent", "run", "--commune", "pa-u", "--sink", "speaker", env=isolated)
     assert result.returncode == 2
     assert "speaker" in one_line_error(result)
+
+
+def test_a_recording_without_audio_is_refused_at_upload(
+    isolated: dict[str, str], tmp_path: Path
+) -> None:
+    fake = tmp_path / "giọng đọc.mp3"
+    fake.write_text("đây không phải âm thanh", encoding="utf-8")
+    result = run_loa(
+        "content", "add", "--kind", "announcement", "--title", "T", "--language", "blt",
+        "--audio-file", str(fake), env=isolated,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert str(fake) in one_line_error(result)
+    assert json.loads(run_loa("content", "list", "--json", env=isolated).stdout) == []
+
+
+def test_content_add_prints_only_the_id_on_stdout(isolated: dict[str, str], tmp_path: Path) -> None:
+    text = tmp_path / "tin.txt"
+    text.write_text("Bản tin.", encoding="utf-8")
+    result = run_loa(
+        "content", "add", "--kind", "bulletin", "--title", "T", "--text-file", str(text),
+        env=isolated,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().isdigit()
+    assert "Đã thêm nội dung" in result.stderr

@@ -17,16 +17,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from config import LoaError
 from playout._errors import ManifestError, ObjectNotFound, StorageError
-from playout._manifest import MAX_MANIFEST_BYTES, Manifest, verify, verify_signed
+from playout._manifest import MAX_MANIFEST_BYTES, Manifest, manifest_key, verify, verify_signed
 from playout._objectstore import ObjectStore
 from playout.agent._atomic import write_atomic
 from playout.agent._state import LocalState
 
 log = logging.getLogger(__name__)
-
-
-def manifest_key(commune_id: str) -> str:
-    return f"communes/{commune_id}/manifest.json"
 
 
 class SyncStatus(StrEnum):
