@@ -38,7 +38,6 @@ def _print_table(result: DemoResult, names: dict[str, str]) -> None:
             f"{play.true_peak_dbtp:.1f} dBTP",
         )
     console.print(table)
-    console.print(
-        f"Kho: {result.s3_endpoint}, bucket {result.bucket}; dữ liệu giữ lại trong "
-        f"{result.data_dir}. Tổng thời gian: {result.wall_s} s."
-    )
+    console.print(f"Kho: {result.s3_endpoint}, bucket {result.bucket}.")
+    console.print(f"Dữ liệu giữ lại trong {result.data_dir}.")
+    console.print(f"Tổng thời gian: {result.wall_s} s.")

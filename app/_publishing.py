@@ -120,41 +120,53 @@ def publish_content(
     """Render an approved item in each target's languages and add it to their manifests.
 
     ``start`` is an instant, or a delay counted from when the clips are ready."""
-    if isinstance(start, datetime) and start.tzinfo is None:
-        raise UserInputError(f"start time {start.isoformat()} has no time zone offset")
+    window = play_window or timedelta(minutes=settings.publish.play_window_minutes)
+    if isinstance(start, datetime):
+        _check_start(start, window)
     store = content_store(settings)
     item = store.require_publishable(item_id)
     needed = {language for commune in communes for language in commune.languages}
     outcome = PublishOutcome(content_id=item.id)
     outcome.clips = render_variants(settings, store, item, needed)
-    object_store = S3ObjectStore.from_settings(settings)
-    publisher = Publisher(
-        object_store,
-        DistrictKeys(settings.key_dir),
-        settings.organisation.district.id,
-        validity=timedelta(hours=settings.publish.manifest_validity_hours),
-    )
+    if not outcome.clips:
+        raise UserInputError(
+            f"content item {item.id} has no variant in any language of the target communes "
+            f"(needs one of {sorted(needed)}, has {list(item.languages)})"
+        )
+    publisher = _publisher(settings)
     refs = {
         lang: publisher.upload_audio(clip, outcome.report) for lang, clip in outcome.clips.items()
     }
-    window = play_window or timedelta(minutes=settings.publish.play_window_minutes)
     if isinstance(start, timedelta):
         start = datetime.now(settings.organisation.district.zone) + start
     items_by_commune: dict[str, list[ManifestItem]] = {}
     for commune in communes:
         items = _commune_items(item, commune, refs, outcome.clips, start, window, priority)
-        if not items:
+        if items:
+            items_by_commune[commune.id] = items
+            outcome.plays.extend(ScheduledPlay(commune.id, entry) for entry in items)
+        else:
             outcome.skipped.append(commune.id)
-            continue
-        items_by_commune[commune.id] = items
-        outcome.plays.extend(ScheduledPlay(commune.id, entry) for entry in items)
-    if not items_by_commune:
-        raise UserInputError(
-            f"content item {item.id} has no variant in any language of the target communes "
-            f"(needs one of {sorted(needed)}, has {[v.language for v in item.variants]})"
-        )
     publisher.publish(items_by_commune, outcome.report)
     return outcome
+
+
+def _check_start(start: datetime, window: timedelta) -> None:
+    if start.tzinfo is None:
+        raise UserInputError(f"start time {start.isoformat()} has no time zone offset")
+    if start + window <= datetime.now(start.tzinfo):
+        raise UserInputError(
+            f"start time {start.isoformat()} is past, and past its play window of {window}"
+        )
+
+
+def _publisher(settings: Settings) -> Publisher:
+    return Publisher(
+        S3ObjectStore.from_settings(settings),
+        DistrictKeys(settings.key_dir),
+        settings.organisation.district.id,
+        validity=timedelta(hours=settings.publish.manifest_validity_hours),
+    )
 
 
 def _commune_items(

@@ -55,7 +55,7 @@ def test_content_flow_refuses_until_approved(isolated: dict[str, str], tmp_path:
 
     refused = run_loa(
         "schedule", "add", "--content", item_id, "--communes", "pa-u",
-        "--at", "2026-11-24T06:00:00+07:00", env=isolated,
+        "--at", "2030-11-24T06:00:00+07:00", env=isolated,
     )  # fmt: skip
     assert refused.returncode == 2
     assert "not approved" in one_line_error(refused)

@@ -102,3 +102,11 @@ def test_content_and_manifest_share_one_vocabulary() -> None:
 
     assert {str(kind) for kind in content.ContentKind} == {str(k) for k in playout.ItemKind}
     assert {str(p) for p in content.Priority} == {str(p) for p in playout.Priority}
+
+
+def test_a_start_past_its_play_window_is_refused(settings: Settings) -> None:
+    long_ago = datetime.now(UTC) - timedelta(days=1)
+    with pytest.raises(UserInputError, match="is past"):
+        publish_content(
+            settings, approved_item(settings, "Muộn"), resolve_communes(settings, "pa-u"), long_ago
+        )
