@@ -26,4 +26,4 @@ time_fresh() {
 time_fresh demo
 grep -E "Tổng thời gian" "$work/demo.log" | sed 's/.*\(Tổng thời gian.*\)/  loa demo itself: \1/'
 time_fresh test
-tail -n 1 "$work/test.log" | sed 's/^/  /'
+grep -E "[0-9]+ passed" "$work/test.log" | tail -n 1 | sed "s/^/  /"
