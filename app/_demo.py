@@ -14,7 +14,7 @@ from typing import Any
 
 from app._publishing import content_store, publish_content
 from config import LoaError, Settings
-from pipeline import check_tools, measure
+from pipeline import LoudnessReport, check_tools, measure
 from playout import (
     CommuneAgent,
     DistrictKeys,
@@ -156,18 +156,21 @@ def _run_one_agent(
 
 
 def _collect_plays(sink_dirs: dict[str, Path], expected: set[tuple[str, str]]) -> list[DemoPlay]:
-    plays = []
+    plays: list[DemoPlay] = []
+    loudness: dict[str, LoudnessReport] = {}  # the communes played the same bytes
     for commune_id, sink_dir in sink_dirs.items():
         log = sink_dir / "plays.jsonl"
         lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
         for record in map(json.loads, lines):
             if (commune_id, record["item_id"]) in expected:
-                plays.append(_demo_play(record))
+                sha256 = record["audio_sha256"]
+                if sha256 not in loudness:
+                    loudness[sha256] = measure(Path(record["file"]))
+                plays.append(_demo_play(record, loudness[sha256]))
     return plays
 
 
-def _demo_play(record: dict[str, Any]) -> DemoPlay:
-    loudness = measure(Path(record["file"]))
+def _demo_play(record: dict[str, Any], loudness: LoudnessReport) -> DemoPlay:
     scheduled = datetime.fromisoformat(record["scheduled"])
     started = datetime.fromisoformat(record["started"])
     return DemoPlay(

@@ -11,7 +11,7 @@ import pytest
 
 from tests.cli import one_line_error, run_loa
 from tests.conftest import free_port_block
-from tests.meter import integrated_lufs
+from tests.meter import decode, integrated_lufs
 
 PLAY_KEYS = {"commune", "item_id", "audio_sha256", "scheduled", "started", "file"}
 
@@ -38,7 +38,7 @@ def test_demo_plays_the_bulletin_at_three_communes(isolated: dict[str, str]) -> 
         assert hashlib.sha256(played.read_bytes()).hexdigest() == play["audio_sha256"]
         delay = datetime.fromisoformat(play["started"]) - datetime.fromisoformat(play["scheduled"])
         assert 0 <= delay.total_seconds() < 1.0
-        assert abs(integrated_lufs(played) + 16.0) <= 0.5
+        assert abs(integrated_lufs(decode(played)) + 16.0) <= 0.5
     storage_dir = Path(isolated["LOA_DATA_DIR"]) / "storage"
     assert any(storage_dir.rglob("*")), "storage data kept for inspection"
 

@@ -12,15 +12,10 @@ import json
 import math
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pyloudnorm
 import pytest
-from numpy.typing import NDArray
-from scipy.signal import resample_poly
 
 from config import AudioSettings, LoaError, TTSSettings, UserInputError
 from pipeline import (
@@ -40,6 +35,7 @@ from pipeline import (
 )
 from pipeline._filters import KEPT_SILENCE_S, Trim, silence_trim
 from pipeline._tools import run_tool
+from tests.meter import Decoded, decode, ffprobe_stream, integrated_lufs, true_peak_dbtp
 
 SENTENCE = "Kính thưa bà con nhân dân trong xã. Sáng nay, Ủy ban nhân dân huyện tổ chức hội nghị."
 AUDIO = AudioSettings()
@@ -52,16 +48,6 @@ MAX_EDGE_SILENCE_S = 0.3
 # --- independent instruments: ffmpeg only decodes or generates -------------------------
 
 
-@dataclass(frozen=True)
-class Decoded:
-    rate: int
-    samples: NDArray[np.float64]  # shape (frames, channels)
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.samples) / self.rate
-
-
 def ffmpeg(*args: str) -> None:
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True
@@ -72,37 +58,6 @@ def generate(path: Path, lavfi: str, *output_args: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     ffmpeg("-f", "lavfi", "-i", lavfi, *output_args, str(path))
     return path
-
-
-def ffprobe_stream(path: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-    )
-    probed: dict[str, Any] = json.loads(result.stdout)
-    return probed
-
-
-def decode(path: Path) -> Decoded:
-    stream = ffprobe_stream(path)["streams"][0]
-    channels = int(stream["channels"])
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-c:a", "pcm_f32le", "-"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    samples = np.frombuffer(raw, dtype="<f4").astype(np.float64).reshape(-1, channels)
-    return Decoded(int(stream["sample_rate"]), samples)
-
-
-def integrated_lufs(decoded: Decoded) -> float:
-    return float(pyloudnorm.Meter(decoded.rate).integrated_loudness(decoded.samples))
-
-
-def true_peak_dbtp(decoded: Decoded) -> float:
-    oversampled = resample_poly(decoded.samples, 4, 1, axis=0)
-    return float(20 * np.log10(np.max(np.abs(oversampled))))
 
 
 def edge_silences_s(decoded: Decoded) -> tuple[float, float]:
