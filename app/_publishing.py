@@ -95,14 +95,20 @@ def _render_variant(settings: Settings, store: ContentStore, variant: VariantVie
     out_dir = settings.data_dir / "clips"
     if variant.text is not None:
         return render_text(
-            variant.text, variant.language, audio=settings.audio, tts=settings.tts, out_dir=out_dir
+            variant.text,
+            variant.language,
+            profile=settings.audio.profile(),
+            tts=settings.tts,
+            out_dir=out_dir,
+            profile_name=settings.audio.default_profile,
         )
     if variant.audio_path is None:
         raise ValueError(f"variant {variant.language} has neither text nor audio")
     return process_file(
         store.asset_path(variant.audio_path),
-        audio=settings.audio,
+        profile=settings.audio.profile(),
         out_dir=out_dir,
+        profile_name=settings.audio.default_profile,
         engine="recorded",
         voice=variant.audio_filename or "recording",
     )

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from app import _cli_agent, _cli_content, _cli_demo, _cli_keys, _cli_storage, _cli_system
+from app import (
+    _cli_agent,
+    _cli_audio,
+    _cli_content,
+    _cli_demo,
+    _cli_keys,
+    _cli_storage,
+    _cli_system,
+)
 from app._context import CliContext
 from app._output import print_error
 from config import LoaError
@@ -24,6 +32,7 @@ app = typer.Typer(
 app.add_typer(_cli_system.config_app, name="config")
 app.add_typer(_cli_keys.keys_app, name="keys")
 app.add_typer(_cli_storage.storage_app, name="storage")
+app.add_typer(_cli_audio.audio_app, name="audio")
 app.add_typer(_cli_content.content_app, name="content")
 app.add_typer(_cli_content.schedule_app, name="schedule")
 app.add_typer(_cli_agent.agent_app, name="agent")

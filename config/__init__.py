@@ -4,7 +4,9 @@ from config._errors import ConfigError, LoaError, UserInputError
 from config._loader import EXAMPLE_CONFIG, config_path, load_settings
 from config._registry import Commune, District, Organisation, Province
 from config._settings import (
+    DEFAULT_AUDIO_PROFILE,
     AgentSettings,
+    AudioProfile,
     AudioSettings,
     EmbeddedStorageSettings,
     KeySettings,
@@ -15,8 +17,10 @@ from config._settings import (
 )
 
 __all__ = [
+    "DEFAULT_AUDIO_PROFILE",
     "EXAMPLE_CONFIG",
     "AgentSettings",
+    "AudioProfile",
     "AudioSettings",
     "Commune",
     "ConfigError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,16 +55,76 @@ class KeySettings(_Section):
     )
 
 
-class AudioSettings(_Section):
-    """The ``speech-loudspeaker`` policy of DESIGN.md §6."""
+DEFAULT_AUDIO_PROFILE = "speech-loudspeaker"
 
+
+class AudioProfile(_Section):
+    """One processing and loudness policy; the defaults are ``speech-loudspeaker`` (DESIGN.md §6).
+
+    A profile is data: a district adds its own (a music bed, a vendor's 24 kHz receivers)
+    under ``audio.profiles`` in its config file.
+    """
+
+    description: str = ""
     target_lufs: float = Field(default=-16.0, ge=-40, le=-5)
     tolerance_lu: float = Field(default=0.5, gt=0, le=3)
     max_true_peak_dbtp: float = Field(default=-1.5, ge=-12, le=0)
-    highpass_hz: float = Field(default=150.0, ge=0, le=1000)
+    true_peak_margin_db: float = Field(
+        default=1.0, ge=0, le=6, description="limiter ceiling below the maximum: codec overshoot"
+    )
+    highpass_hz: float = Field(default=150.0, ge=0, le=1000, description="0: no high-pass")
+    lowpass_hz: float = Field(
+        default=12000.0,
+        ge=0,
+        le=48000,
+        description="band limit before the limiter, under the encoder's own; 0: none",
+    )
+    phase_rotator: bool = Field(
+        default=True, description="all-pass sections that lower the crest of voice"
+    )
+    max_lra_lu: float = Field(
+        default=6.0, ge=1, le=30, description="the leveler compresses short-term LRA to this"
+    )
+    max_leveler_gain_db: float = Field(
+        default=12.0, ge=0, le=24, description="the most the leveler raises or lowers a passage"
+    )
+    max_silence_s: float = Field(
+        default=0.3, ge=0.05, le=5, description="leading/trailing silence kept at most"
+    )
     sample_rate: int = Field(default=48000, ge=8000, le=96000)
     bitrate_kbps: int = Field(default=64, ge=16, le=320)
     channels: int = Field(default=1, ge=1, le=2)
+
+
+class AudioSettings(_Section):
+    """The audio profiles: the built-in ``speech-loudspeaker`` and any the config adds."""
+
+    default_profile: str = DEFAULT_AUDIO_PROFILE
+    profiles: dict[str, AudioProfile] = Field(
+        default_factory=dict,
+        description="named profiles; a name equal to a built-in one replaces it",
+    )
+
+    @model_validator(mode="after")
+    def _default_profile_exists(self) -> AudioSettings:
+        if self.default_profile not in self.profile_names():
+            raise ValueError(
+                f"default_profile {self.default_profile!r} is not a profile: "
+                f"choose one of {self.profile_names()}"
+            )
+        return self
+
+    def profile_names(self) -> list[str]:
+        return sorted({DEFAULT_AUDIO_PROFILE, *self.profiles})
+
+    def profile(self, name: str | None = None) -> AudioProfile:
+        """The profile ``name`` (default: ``default_profile``); ``KeyError`` naming the choices."""
+        wanted = name or self.default_profile
+        if wanted in self.profiles:
+            return self.profiles[wanted]
+        if wanted == DEFAULT_AUDIO_PROFILE:
+            return AudioProfile(description="speech for outdoor horn loudspeakers")
+        raise KeyError(f"no audio profile {wanted!r}: choose one of {self.profile_names()}")
 
 
 class TTSSettings(_Section):

@@ -5,6 +5,7 @@ are private.
 """
 
 from pipeline._checks import check_tools
+from pipeline._engine import ProcessResult, process
 from pipeline._errors import (
     AudioError,
     AudioInputError,
@@ -12,15 +13,17 @@ from pipeline._errors import (
     TTSError,
     TTSInputError,
 )
-from pipeline._loudness import (
+from pipeline._loudness import measure
+from pipeline._media import AudioStreamInfo, probe_audio
+from pipeline._meter import (
     LOUDNESS_FLOOR_LUFS,
     TRUE_PEAK_FLOOR_DBTP,
+    LoudnessMeter,
     LoudnessReport,
-    measure,
 )
-from pipeline._media import AudioStreamInfo, probe_audio
 from pipeline._policy import policy_problems
 from pipeline._render import Clip, process_file, render_text
+from pipeline._source import Source
 
 __all__ = [
     "LOUDNESS_FLOOR_LUFS",
@@ -29,7 +32,10 @@ __all__ = [
     "AudioInputError",
     "AudioStreamInfo",
     "Clip",
+    "LoudnessMeter",
     "LoudnessReport",
+    "ProcessResult",
+    "Source",
     "TTSError",
     "TTSInputError",
     "ToolNotFoundError",
@@ -37,6 +43,7 @@ __all__ = [
     "measure",
     "policy_problems",
     "probe_audio",
+    "process",
     "process_file",
     "render_text",
 ]

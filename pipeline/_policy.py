@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from config import AudioSettings
-from pipeline._loudness import LoudnessReport
+from config import AudioProfile
+from pipeline._meter import LoudnessReport
 
 
-def policy_problems(report: LoudnessReport, audio: AudioSettings) -> list[str]:
+def policy_problems(report: LoudnessReport, audio: AudioProfile) -> list[str]:
     """What in ``report`` breaks the policy, one sentence each; empty when it complies."""
     problems = []
     if abs(report.lufs - audio.target_lufs) > audio.tolerance_lu:

@@ -7,14 +7,18 @@ becomes the tool's own Loa error carrying the last lines of its stderr.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import shlex
 import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from config import LoaError
 from pipeline._errors import AudioError, ToolNotFoundError, TTSError
@@ -110,3 +114,101 @@ def stderr_tail(stderr: str, lines: int = STDERR_TAIL_LINES) -> str:
     """The last non-empty lines of a tool's stderr, on one line."""
     kept = [line.strip() for line in stderr.splitlines() if line.strip()]
     return " | ".join(kept[-lines:]) or "(no output)"
+
+
+class ToolProcess:
+    """A tool run as a stream: its stdin/stdout are pipes (or files), its stderr is kept
+    in a temporary file so a full pipe can never stall it.
+
+    Use as a context manager; leaving the block waits for the tool (up to ``timeout``)
+    and raises the tool's error on a non-zero exit. Leaving it by an exception kills it.
+    """
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        timeout: float,
+        stdin: int | IO[bytes] | None = subprocess.DEVNULL,
+        stdout: int | IO[bytes] | None = subprocess.PIPE,
+        cwd: str | os.PathLike[str] | None = None,
+        niceness: int = 0,
+    ) -> None:
+        self.tool = TOOLS[args[0]]
+        self.timeout = timeout
+        self._deadline = time.monotonic() + timeout
+        command = [tool_path(self.tool.name), *args[1:]]
+        log.debug("stream: %s", shlex.join(command))
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by finish()/kill()
+        self._result: ToolResult | None = None
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=stdin, stdout=stdout, stderr=self._stderr, cwd=cwd
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise self.tool.error(
+                f"{self.tool.name} could not start ({command[0]}): {exc}"
+            ) from exc
+        if niceness:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, self.process.pid, niceness)
+
+    @property
+    def stdin(self) -> IO[bytes]:
+        if self.process.stdin is None:
+            raise ValueError(f"{self.tool.name} was not started with a stdin pipe")
+        return self.process.stdin
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        if self.process.stdout is None:
+            raise ValueError(f"{self.tool.name} was not started with a stdout pipe")
+        return self.process.stdout
+
+    def __enter__(self) -> ToolProcess:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.kill()
+            return
+        self.finish()
+
+    def finish(self) -> ToolResult:
+        """Wait for the tool; the tool's error if it fails or outlives its deadline."""
+        if self._result is not None:
+            return self._result
+        try:
+            returncode = self.process.wait(timeout=max(self._deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise self.tool.error(
+                f"{self.tool.name} timed out after {self.timeout:.0f} s"
+            ) from None
+        result = ToolResult(returncode, "", self.stderr())
+        self._result = result
+        self._close()
+        if returncode != 0:
+            raise self.tool.error(failure_message(self.tool.name, result))
+        return result
+
+    def stderr(self) -> str:
+        self._stderr.seek(0)
+        return _text(self._stderr.read())
+
+    def kill(self) -> None:
+        if self._result is not None:
+            return
+        self._result = ToolResult(-9, "", "")
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._stderr.close()

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import subprocess
 from pathlib import Path
 
 import numpy as np
+import pyloudnorm
 import pytest
 
-from config import AudioSettings, LoaError, TTSSettings, UserInputError
+from config import AudioProfile, LoaError, TTSSettings, UserInputError
 from pipeline import (
-    LOUDNESS_FLOOR_LUFS,
     AudioError,
     AudioInputError,
     Clip,
@@ -33,12 +32,11 @@ from pipeline import (
     process_file,
     render_text,
 )
-from pipeline._filters import KEPT_SILENCE_S, Trim, silence_trim
 from pipeline._tools import run_tool
 from tests.meter import Decoded, decode, ffprobe_stream, integrated_lufs, true_peak_dbtp
 
 SENTENCE = "Kính thưa bà con nhân dân trong xã. Sáng nay, Ủy ban nhân dân huyện tổ chức hội nghị."
-AUDIO = AudioSettings()
+AUDIO = AudioProfile()
 TTS = TTSSettings()
 TRUE_PEAK_METER_TOLERANCE_DB = 0.1  # two 4x oversampling meters differ by this much
 SILENCE_DBFS = -50.0
@@ -79,7 +77,7 @@ def assert_meets_policy_independently(clip: Clip) -> None:
 @pytest.fixture(scope="module")
 def sentence_clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
     out_dir = tmp_path_factory.mktemp("clips")
-    return render_text(SENTENCE, "vi", audio=AUDIO, tts=TTS, out_dir=out_dir)
+    return render_text(SENTENCE, "vi", profile=AUDIO, tts=TTS, out_dir=out_dir)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +143,7 @@ def test_out_dir_holds_only_the_clip(sentence_clip: Clip) -> None:
 
 
 def test_same_text_and_settings_give_the_same_bytes(sentence_clip: Clip, tmp_path: Path) -> None:
-    again = render_text(SENTENCE, "vi", audio=AUDIO, tts=TTS, out_dir=tmp_path)
+    again = render_text(SENTENCE, "vi", profile=AUDIO, tts=TTS, out_dir=tmp_path)
     assert again.sha256 == sentence_clip.sha256
     assert again.path.read_bytes() == sentence_clip.path.read_bytes()
 
@@ -156,7 +154,7 @@ def test_same_text_and_settings_give_the_same_bytes(sentence_clip: Clip, tmp_pat
 @pytest.mark.parametrize("text", ["", "   \n\t "])
 def test_empty_text_is_a_user_error(text: str, tmp_path: Path) -> None:
     with pytest.raises(TTSInputError, match="empty") as raised:
-        render_text(text, "vi", audio=AUDIO, tts=TTS, out_dir=tmp_path)
+        render_text(text, "vi", profile=AUDIO, tts=TTS, out_dir=tmp_path)
     assert isinstance(raised.value, UserInputError)
     assert raised.value.exit_code == 2
     assert list(tmp_path.iterdir()) == []
@@ -164,14 +162,14 @@ def test_empty_text_is_a_user_error(text: str, tmp_path: Path) -> None:
 
 def test_language_without_engine_asks_for_a_recording(tmp_path: Path) -> None:
     with pytest.raises(TTSInputError, match="language 'hni' yet: upload a recording") as raised:
-        render_text("Nyuq", "hni", audio=AUDIO, tts=TTS, out_dir=tmp_path)
+        render_text("Nyuq", "hni", profile=AUDIO, tts=TTS, out_dir=tmp_path)
     assert raised.value.exit_code == 2
 
 
 def test_unknown_espeak_voice_is_reported(tmp_path: Path) -> None:
     with pytest.raises(TTSError, match=r"no voice 'xx-none'.*espeak_voice"):
         render_text(
-            SENTENCE, "vi", audio=AUDIO, tts=TTSSettings(espeak_voice="xx-none"), out_dir=tmp_path
+            SENTENCE, "vi", profile=AUDIO, tts=TTSSettings(espeak_voice="xx-none"), out_dir=tmp_path
         )
 
 
@@ -184,7 +182,7 @@ def test_loud_stereo_44k_source_meets_the_policy(tmp_path: Path) -> None:
         "aevalsrc=exprs=0.95*sin(2*PI*440*t)*(0.6+0.4*sin(2*PI*3*t))|"
         "0.9*sin(2*PI*660*t):s=44100:d=4",
     )
-    clip = process_file(source, audio=AUDIO, out_dir=tmp_path / "out")
+    clip = process_file(source, profile=AUDIO, out_dir=tmp_path / "out")
     assert (clip.input.sample_rate, clip.input.channels) == (44100, 2)
     assert (clip.output.sample_rate, clip.output.channels) == (48000, 1)
     assert (clip.engine, clip.voice) == ("recorded", "")
@@ -194,7 +192,7 @@ def test_loud_stereo_44k_source_meets_the_policy(tmp_path: Path) -> None:
 def test_path_with_vietnamese_letters_and_spaces(tmp_path: Path) -> None:
     folder = tmp_path / "Bản tin xã Tân Liên"
     source = generate(folder / "ghi âm sáng 06:00.wav", "anoisesrc=c=pink:r=48000:d=3:a=0.2")
-    clip = process_file(source, audio=AUDIO, out_dir=folder / "đầu ra")
+    clip = process_file(source, profile=AUDIO, out_dir=folder / "đầu ra")
     assert clip.path.parent == folder / "đầu ra"
     assert_meets_policy_independently(clip)
 
@@ -206,7 +204,7 @@ def test_quiet_speech_with_long_silences_is_trimmed(tmp_path: Path) -> None:
         f"anullsrc=r=22050:cl=mono:d=1.5[a];{quiet_tone}[b];anullsrc=r=22050:cl=mono:d=2[c];"
         "[a][b][c]concat=n=3:v=0:a=1",
     )
-    clip = process_file(source, audio=AUDIO, out_dir=tmp_path / "out")
+    clip = process_file(source, profile=AUDIO, out_dir=tmp_path / "out")
     leading, trailing = edge_silences_s(decode(clip.path))
     assert leading <= MAX_EDGE_SILENCE_S
     assert trailing <= MAX_EDGE_SILENCE_S
@@ -217,7 +215,7 @@ def test_text_file_named_mp3_is_a_user_error_naming_the_file(tmp_path: Path) -> 
     fake = tmp_path / "bản tin.mp3"
     fake.write_text("đây không phải âm thanh\n", encoding="utf-8")
     with pytest.raises(AudioInputError, match=re.escape(str(fake))) as raised:
-        process_file(fake, audio=AUDIO, out_dir=tmp_path / "out")
+        process_file(fake, profile=AUDIO, out_dir=tmp_path / "out")
     assert raised.value.exit_code == 2
     assert not (tmp_path / "out").exists()
 
@@ -230,23 +228,27 @@ def test_file_without_audio_stream_is_a_user_error(tmp_path: Path) -> None:
 
 def test_missing_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(AudioInputError, match="no such file"):
-        process_file(tmp_path / "không có.wav", audio=AUDIO, out_dir=tmp_path)
+        process_file(tmp_path / "không có.wav", profile=AUDIO, out_dir=tmp_path)
 
 
 def test_silent_recording_is_a_user_error(tmp_path: Path) -> None:
     source = generate(tmp_path / "silence.wav", "anullsrc=r=48000:cl=mono:d=2")
     with pytest.raises(AudioInputError, match="silent"):
-        process_file(source, audio=AUDIO, out_dir=tmp_path / "out")
+        process_file(source, profile=AUDIO, out_dir=tmp_path / "out")
 
 
-def test_clip_shorter_than_a_gating_block(tmp_path: Path) -> None:
-    source = generate(tmp_path / "short.wav", "sine=f=1000:r=48000:d=0.2")
+def test_clip_shorter_than_a_gating_block_is_measured_and_processed(tmp_path: Path) -> None:
+    source = generate(tmp_path / "short.wav", "sine=f=1000:r=48000:d=0.2,volume=-20dB")
     report = measure(source)
-    assert report.lufs == LOUDNESS_FLOOR_LUFS
+    # Shorter than one 400 ms block: measured as one block, the steady level of the tone.
+    steady = measure(generate(tmp_path / "steady.wav", "sine=f=1000:r=48000:d=3,volume=-20dB"))
+    assert report.lufs == pytest.approx(steady.lufs, abs=0.2)
     assert report.duration_s == pytest.approx(0.2, abs=0.01)
-    assert math.isfinite(report.true_peak_dbtp)
-    with pytest.raises(AudioError, match="too short"):
-        process_file(source, audio=AUDIO, out_dir=tmp_path / "out")
+    clip = process_file(source, profile=AUDIO, out_dir=tmp_path / "out")
+    decoded = decode(clip.path)
+    one_block = pyloudnorm.Meter(decoded.rate, block_size=decoded.duration_s)
+    assert one_block.integrated_loudness(decoded.samples) == pytest.approx(-16.0, abs=0.5)
+    assert true_peak_dbtp(decoded) <= -1.5 + TRUE_PEAK_METER_TOLERANCE_DB
 
 
 # --- measure ----------------------------------------------------------------------------
@@ -288,20 +290,6 @@ def test_policy_problems_name_each_miss() -> None:
     assert "-17.0 LUFS" in problems[0]
 
 
-def test_silence_trim_keeps_a_quarter_second_at_each_end() -> None:
-    log = (
-        "[silencedetect] silence_start: 0\n"
-        "[silencedetect] silence_end: 1.5 | silence_duration: 1.5\n"
-        "[silencedetect] silence_start: 2.2\n"
-        "[silencedetect] silence_end: 2.6 | silence_duration: 0.4\n"
-        "[silencedetect] silence_start: 4.0\n"
-        "[silencedetect] silence_end: 6.0 | silence_duration: 2.0\n"
-    )
-    assert silence_trim(log, 6.0) == Trim(1.5 - KEPT_SILENCE_S, 4.0 + KEPT_SILENCE_S)
-    assert silence_trim(log, 9.0) == Trim(1.5 - KEPT_SILENCE_S, None)
-    assert silence_trim("", 9.0) == Trim()
-
-
 def test_check_tools_finds_every_tool() -> None:
     assert set(check_tools(TTS)) == {"ffmpeg", "ffprobe", "espeak-ng"}
 
@@ -316,7 +304,7 @@ def test_missing_ffmpeg_gives_the_clear_message(
     assert raised.value.exit_code == 1
     source = generate(tmp_path / "tone.wav", "sine=d=1")
     with pytest.raises(ToolNotFoundError, match=expected):
-        process_file(source, audio=AUDIO, out_dir=tmp_path / "out")
+        process_file(source, profile=AUDIO, out_dir=tmp_path / "out")
 
 
 def test_check_tools_reports_everything_missing_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

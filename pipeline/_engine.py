@@ -1,0 +1,405 @@
+"""The audio engine: any source → one MP3 that meets a profile's policy, verified.
+
+Two passes over the audio, using both cores:
+
+1. **Prepare**: ffmpeg decodes, resamples, mixes to the profile's channels and
+   high-passes; Python meters it (100 ms hop energies) while writing it to a scratch
+   float32 file. From those hops comes the :class:`~pipeline._plan.Plan`.
+2. **Encode**: Python reads the scratch file, applies the plan's levelling and gain, a
+   true-peak limiter and edge fades, and streams it into ffmpeg's LAME encoder. The
+   encoder writes the MP3 file and, through the ``tee`` muxer, the same packets to a
+   second ffmpeg that decodes them for the meter: the output is measured as it is made,
+   from the bytes that will be played. The input is measured meanwhile, at low priority.
+
+If the measurement misses the policy, the gain and ceiling are corrected from it and
+the encode runs once more; a second miss is an error and nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from config import DEFAULT_AUDIO_PROFILE, AudioProfile
+from pipeline._errors import AudioError
+from pipeline._limiter import BLOCK, TruePeakLimiter
+from pipeline._loudness import measure
+from pipeline._media import decode_timeout_s
+from pipeline._meter import LoudnessMeter, LoudnessReport, Samples
+from pipeline._plan import DETAIL_BLOCK, Detail, Plan, make_plan
+from pipeline._policy import policy_problems
+from pipeline._source import CHUNK_S, Source, read_samples
+from pipeline._tools import ToolProcess
+
+log = logging.getLogger(__name__)
+
+ENCODED_NAME = "encoded.mp3"
+PREPARED_NAME = "prepared.f32"
+FADE_S = 0.005
+RETRY_CEILING_STEP_DB = 0.2
+INPUT_METER_NICENESS = 10
+DISK_HEADROOM = 1.2
+# The piped copy of the MP3 has no LAME header, so its decoder does not skip LAME's 576
+# frames of encoder delay and the 529 of the decoder: ffmpeg writes this sum into the
+# file's header, and players skip it. (tests/test_audio_engine.py checks it.)
+LAME_PRIMING_FRAMES = 1105
+_FLOAT_BYTES = 4
+
+Progress = Callable[[float], None]
+# Speech from a glottal pulse (and espeak-ng's above all) is lopsided and peaky; all-pass
+# sections smear each pulse over a few milliseconds and take 3 dB or more off its crest
+# without changing its spectrum, so the limiter has less to do (the broadcast "phase
+# rotator").
+PHASE_ROTATOR_HZ = (150, 200, 300, 400)
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """The encoded file and its loudness before and after (DESIGN.md §6)."""
+
+    path: Path
+    input: LoudnessReport
+    output: LoudnessReport
+    profile: str
+    attempts: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input.to_dict(),
+            "output": self.output.to_dict(),
+            "profile": self.profile,
+        }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    path: Path
+    rate: int
+    channels: int
+    frames: int
+    bitrate_kbps: int
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    path: Path
+    report: LoudnessReport
+
+
+def process(
+    source: Path | Source,
+    out: Path,
+    profile: AudioProfile,
+    *,
+    profile_name: str = DEFAULT_AUDIO_PROFILE,
+    progress: Progress | None = None,
+) -> ProcessResult:
+    """Process ``source`` into the MP3 ``out`` under ``profile``; ``out`` appears whole or
+    not at all. ``AudioInputError`` for unusable input, ``AudioError`` for a policy miss."""
+    source = source if isinstance(source, Source) else Source.of_file(source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _work_dir(out.parent) as work, ThreadPoolExecutor(1, "loa-input-meter") as pool:
+        _require_space(source, profile, work)
+        prepared = _prepare(source, profile, work, _stage(progress, 0.0, 0.3))
+        input_report = pool.submit(measure, source, niceness=INPUT_METER_NICENESS)
+        encoded, attempts = _encode_to_policy(source, prepared, profile, work, progress)
+        result = ProcessResult(out, _result(input_report), encoded.report, profile_name, attempts)
+        os.replace(encoded.path, out)
+    log.info(
+        "%s → %s: %.1f LUFS, %.1f dBTP, LRA %.1f (%d encode%s)",
+        source.name, out, result.output.lufs, result.output.true_peak_dbtp, result.output.lra,
+        attempts, "" if attempts == 1 else "s",
+    )  # fmt: skip
+    return result
+
+
+def _result(future: Future[LoudnessReport]) -> LoudnessReport:
+    return future.result()
+
+
+@contextmanager
+def _work_dir(directory: Path) -> Iterator[Path]:
+    """Scratch space beside the output, so the final rename stays on one file system."""
+    with tempfile.TemporaryDirectory(
+        prefix=".loa-audio-", dir=directory, ignore_cleanup_errors=True
+    ) as work:
+        yield Path(work)
+
+
+def _require_space(source: Source, profile: AudioProfile, work: Path) -> None:
+    if source.duration_s is None:
+        return
+    needed = source.duration_s * profile.sample_rate * profile.channels * _FLOAT_BYTES
+    free = shutil.disk_usage(work).free
+    if needed * DISK_HEADROOM > free:
+        raise AudioError(
+            f"{source.name}: not enough disk space in {work.parent}: processing needs "
+            f"{needed * DISK_HEADROOM / 1e6:.0f} MB, {free / 1e6:.0f} MB is free"
+        )
+
+
+def _stage(progress: Progress | None, start: float, end: float) -> Progress | None:
+    if progress is None:
+        return None
+    report = progress
+    return lambda fraction: report(start + (end - start) * min(max(fraction, 0.0), 1.0))
+
+
+# --- pass 1: prepare --------------------------------------------------------------------
+
+
+def _prepare(
+    source: Source, profile: AudioProfile, work: Path, progress: Progress | None
+) -> _Prepared:
+    rate, channels = profile.sample_rate, profile.channels
+    layout = "mono" if channels == 1 else "stereo"
+    filters = [f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout}"]
+    if profile.highpass_hz > 0:
+        filters.append(f"highpass=f={profile.highpass_hz:g}")
+    if profile.phase_rotator:
+        filters += [f"allpass=f={hz}:width_type=q:width=0.7" for hz in PHASE_ROTATOR_HZ]
+    if 0 < profile.lowpass_hz < rate / 2:
+        # Two 2-pole sections: a steep enough band limit that the MP3 encoder's own
+        # low-pass adds little overshoot after the limiter.
+        filters += [f"lowpass=f={profile.lowpass_hz:g}"] * 2
+    meter = LoudnessMeter(rate, channels, true_peak=False)
+    detail = _DetailCollector(channels)
+    path = work / PREPARED_NAME
+    expected = (source.duration_s or 0.0) * rate
+    with path.open("wb") as scratch:
+
+        def keep(samples: Samples) -> None:
+            scratch.write(samples.tobytes())
+            meter.add(samples)
+            detail.add(samples)
+            if progress is not None and expected:
+                progress(meter.frames / expected)
+
+        frames = read_samples(source, keep, filters=filters, rate=rate, channels=channels)
+    if frames == 0:
+        raise AudioError(f"{source.name}: holds no audio samples")
+    hops = meter.hop_energies()
+    plan = make_plan(hops, meter.hop, frames, detail.result(), profile, source.name, rate)
+    log.debug("plan for %s: %s", source.name, plan)
+    return _Prepared(path, rate, channels, frames, profile.bitrate_kbps, plan)
+
+
+class _DetailCollector:
+    """Sample peak and plain energy of every ``DETAIL_BLOCK`` frames, for the planner."""
+
+    def __init__(self, channels: int) -> None:
+        self._pending = np.zeros((0, channels), dtype=np.float32)
+        self._peaks: list[NDArray[np.float32]] = []
+        self._energies: list[NDArray[np.float32]] = []
+
+    def add(self, samples: Samples) -> None:
+        frames = np.concatenate([self._pending, samples]) if len(self._pending) else samples
+        whole = len(frames) - len(frames) % DETAIL_BLOCK
+        blocks = frames[:whole].reshape(-1, DETAIL_BLOCK * frames.shape[1])
+        self._peaks.append(np.abs(blocks).max(axis=1))
+        self._energies.append(np.square(blocks).sum(axis=1, dtype=np.float32))
+        self._pending = np.array(frames[whole:])
+
+    def result(self) -> Detail:
+        if not self._peaks:
+            return Detail(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32))
+        return Detail(np.concatenate(self._peaks), np.concatenate(self._energies))
+
+
+# --- pass 2: encode and verify ------------------------------------------------------------
+
+
+def _encode_to_policy(
+    source: Source,
+    prepared: _Prepared,
+    profile: AudioProfile,
+    work: Path,
+    progress: Progress | None,
+) -> tuple[_Encoded, int]:
+    plan = prepared.plan
+    ceiling_dbfs = profile.max_true_peak_dbtp - profile.true_peak_margin_db
+    first = _encode(prepared, plan.gain_db, ceiling_dbfs, work, _stage(progress, 0.3, 1.0))
+    problems = policy_problems(first.report, profile)
+    if not problems:
+        return first, 1
+    log.info(
+        "%s: first encode missed the policy (%s); correcting once", source.name, "; ".join(problems)
+    )
+    overshoot = first.report.true_peak_dbtp - profile.max_true_peak_dbtp
+    if overshoot > 0:
+        ceiling_dbfs -= overshoot + RETRY_CEILING_STEP_DB
+    # What the plan did not foresee (the codec, mostly) stays; the limiter's new share is
+    # simulated again for the lower ceiling.
+    unforeseen = profile.target_lufs - first.report.lufs
+    gain_db = plan.gain_for(ceiling_dbfs, profile.target_lufs) + unforeseen
+    second = _encode(prepared, gain_db, ceiling_dbfs, work, None)
+    problems = policy_problems(second.report, profile)
+    if problems:
+        raise AudioError(
+            f"{source.name}: cannot meet the audio policy after 2 encodes: {'; '.join(problems)}"
+        )
+    return second, 2
+
+
+def _encode(
+    prepared: _Prepared, gain_db: float, ceiling_dbfs: float, work: Path, progress: Progress | None
+) -> _Encoded:
+    encoded = work / ENCODED_NAME
+    encoded.unlink(missing_ok=True)
+    meter = LoudnessMeter(prepared.rate, prepared.channels)
+    played_frames = prepared.plan.stop - prepared.plan.start
+    timeout = decode_timeout_s((prepared.plan.stop - prepared.plan.start) / prepared.rate)
+    encoder_args = _encoder_args(prepared)
+    with ToolProcess(encoder_args, timeout=timeout, stdin=subprocess.PIPE, cwd=work) as encoder:
+        with ToolProcess(_decoder_args(prepared), timeout=timeout, stdin=encoder.stdout) as decoder:
+            encoder.stdout.close()  # the decoder holds the read end now
+            feeder = _Feeder(prepared, gain_db, ceiling_dbfs, encoder.stdin, progress)
+            feeder.start()
+            _meter_stream(decoder.stdout, meter, prepared.channels, played_frames)
+            feeder.join()
+            decoder.finish()
+        encoder.finish()
+    return _Encoded(encoded, meter.report())
+
+
+def _encoder_args(prepared: _Prepared) -> list[str]:
+    """LAME CBR; the tee muxer writes the file (seekable: it gets its LAME/Xing header)
+    and the same packets to stdout for the verifying decoder. Bytes depend on the audio
+    alone: no tags, no encoder version."""
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+        "-f", "f32le", "-ar", str(prepared.rate), "-ac", str(prepared.channels), "-i", "pipe:0",
+        "-map", "0:a",
+        "-c:a", "libmp3lame", "-b:a", f"{prepared.bitrate_kbps}k",
+        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+        "-f", "tee",
+        f"[f=mp3:id3v2_version=0]file\\:{ENCODED_NAME}|[f=mp3:id3v2_version=0]pipe\\:1",
+    ]  # fmt: skip
+
+
+def _decoder_args(prepared: _Prepared) -> list[str]:
+    return [
+        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+        "-f", "mp3", "-i", "pipe:0",
+        "-ac", str(prepared.channels), "-ar", str(prepared.rate),
+        "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",
+    ]  # fmt: skip
+
+
+def _meter_stream(stream: IO[bytes], meter: LoudnessMeter, channels: int, frames: int) -> None:
+    """Meter the decoded copy of the encoder's output: the ``frames`` frames fed to it,
+    after the encoder's priming frames (which the file's LAME header makes players skip)."""
+    frame_bytes = channels * _FLOAT_BYTES
+    chunk = int(meter.rate * CHUNK_S) * frame_bytes
+    skip = LAME_PRIMING_FRAMES * frame_bytes
+    remaining = frames * frame_bytes
+    leftover = b""
+    while data := stream.read(chunk):
+        data = leftover + data
+        if skip:
+            dropped = min(skip, len(data))
+            data, skip = data[dropped:], skip - dropped
+        whole = len(data) - len(data) % frame_bytes
+        leftover = data[whole:]
+        useful = data[: min(whole, remaining)]
+        remaining -= len(useful)
+        if useful:
+            meter.add(np.frombuffer(useful, dtype="<f4").reshape(-1, channels))
+    if remaining > 0:
+        raise AudioError(
+            f"the encoder returned {remaining // frame_bytes} frames fewer than it was given"
+        )
+
+
+class _Feeder(threading.Thread):
+    """Reads the prepared audio, shapes it and writes it to the encoder's stdin."""
+
+    def __init__(
+        self,
+        prepared: _Prepared,
+        gain_db: float,
+        ceiling_dbfs: float,
+        sink: IO[bytes],
+        progress: Progress | None,
+    ) -> None:
+        super().__init__(name="loa-encoder-feed", daemon=True)
+        self.prepared = prepared
+        self.gain_db = gain_db
+        self.limiter = TruePeakLimiter(prepared.rate, ceiling_dbfs)
+        self.fade = max(int(FADE_S * prepared.rate), 1)
+        self.sink = sink
+        self.progress = progress
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with self.prepared.path.open("rb") as source:
+                self._feed(source)
+        except BrokenPipeError:
+            pass  # the encoder died; its own error is reported
+        except BaseException as exc:  # re-raised by join()
+            self.error = exc
+        finally:
+            with contextlib.suppress(OSError):
+                self.sink.close()
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
+
+    def _feed(self, source: IO[bytes]) -> None:
+        plan = self.prepared.plan
+        step = int(self.prepared.rate * CHUNK_S) // BLOCK * BLOCK
+        margin = self.limiter.margin // BLOCK * BLOCK + BLOCK
+        hop_centres = (np.arange(len(plan.level_db)) + 0.5) * plan.hop
+        hop_gains = 10.0 ** ((plan.level_db + self.gain_db) / 20.0)
+        total = plan.stop - plan.start
+        aligned = plan.start - plan.start % BLOCK
+        for first in range(aligned, plan.stop, step):
+            last = min(first + step, plan.stop)
+            lo = max(first - margin, 0)
+            hi = min(last + margin, self.prepared.frames)
+            hi = lo + (hi - lo) // BLOCK * BLOCK  # whole blocks; the tail past plan.stop may go
+            frames = _read_frames(source, self.prepared, lo, max(hi, last))
+            centres = lo + (np.arange((hi - lo) // BLOCK) + 0.5) * BLOCK
+            level = np.interp(centres, hop_centres, hop_gains)
+            block_gains = level * self.limiter.gains(frames[: hi - lo], level)
+            keep_from, keep_to = max(first, plan.start), last
+            positions = np.arange(keep_from, keep_to, dtype=np.float64)
+            gains = np.interp(positions, centres, block_gains) * _fades(positions, plan, self.fade)
+            shaped = frames[keep_from - lo : keep_to - lo] * gains.astype(np.float32)[:, None]
+            self.sink.write(shaped.tobytes())
+            if self.progress is not None:
+                self.progress((keep_to - plan.start) / total)
+
+
+def _fades(positions: NDArray[np.float64], plan: Plan, fade: int) -> NDArray[np.float64]:
+    """Raised-cosine fades over the first and last ``fade`` frames kept; 1 elsewhere."""
+    ramp = np.minimum(positions - plan.start + 0.5, plan.stop - positions - 0.5) / fade
+    ramp = np.clip(ramp, 0.0, 1.0)
+    if ramp.min() >= 1.0:
+        return ramp
+    return 0.5 - 0.5 * np.cos(np.pi * ramp)
+
+
+def _read_frames(source: IO[bytes], prepared: _Prepared, first: int, last: int) -> Samples:
+    frame_bytes = prepared.channels * _FLOAT_BYTES
+    source.seek(first * frame_bytes)
+    data = source.read((last - first) * frame_bytes)
+    return np.frombuffer(data, dtype="<f4").reshape(-1, prepared.channels)

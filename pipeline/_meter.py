@@ -1,0 +1,310 @@
+"""A streaming loudness meter: ITU-R BS.1770-4 and EBU R128 (Tech 3341, Tech 3342).
+
+Samples arrive in chunks, so a three-hour file needs no more memory than a two-second
+one. The meter keeps one number per channel-weighted 100 ms hop; integrated loudness
+(400 ms blocks, 75 % overlap, absolute and relative gates) and loudness range (3 s
+short-term blocks at 10 Hz, gates at −70 LUFS and −20 LU, P95 − P10) are computed from
+those at the end. True peak is the largest absolute value of the signal oversampled 4×
+by a polyphase FIR (BS.1770-4 Annex 2). Only stretches that could beat the largest peak
+seen so far are interpolated: ``|y| ≤ max|x| · Σ|h|`` bounds every interpolated value by
+its neighbourhood, so skipping the rest changes no result and saves most of the work.
+
+Why not pyloudnorm: it needs the whole signal in memory as float64 (1.4 GB for an hour
+at 48 kHz stereo), and it has neither loudness range nor true peak. It is the reference
+meter of the tests, beside ffmpeg's ``ebur128`` filter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.signal import firwin, sosfilt, upfirdn
+
+Samples = NDArray[np.float32]  # shape (frames, channels)
+
+LOUDNESS_FLOOR_LUFS = -70.0  # BS.1770's absolute gate; reports never go below it
+TRUE_PEAK_FLOOR_DBTP = -144.0  # below the noise floor of 24-bit audio
+HOP_S = 0.1
+BLOCK_HOPS = 4  # 400 ms momentary blocks
+SHORT_TERM_HOPS = 30  # 3 s short-term blocks
+RELATIVE_GATE_LU = -10.0
+LRA_RELATIVE_GATE_LU = -20.0
+LRA_LOW_PERCENTILE = 10.0
+LRA_HIGH_PERCENTILE = 95.0
+OVERSAMPLING = 4
+TAPS_PER_PHASE = 17
+_SUBBLOCK = 256  # true-peak work is skipped or done per this many frames
+_SURROUND_WEIGHT = 1.41  # BS.1770 weight of the rear channels of 5.1
+
+
+@dataclass(frozen=True)
+class LoudnessReport:
+    """A measurement: ``lufs`` integrated, ``lra`` in LU, ``true_peak_dbtp``, ``duration_s``."""
+
+    lufs: float
+    true_peak_dbtp: float
+    lra: float
+    duration_s: float
+    sample_rate: int
+    channels: int
+
+    @property
+    def is_silent(self) -> bool:
+        """Nothing above the absolute gate."""
+        return self.lufs <= LOUDNESS_FLOOR_LUFS
+
+    def to_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def loudness_of(energy: float | NDArray[np.float64]) -> NDArray[np.float64]:
+    """LUFS of mean-square energies of K-weighted, channel-weighted audio (−inf for 0)."""
+    with np.errstate(divide="ignore"):
+        return np.asarray(-0.691 + 10.0 * np.log10(energy), dtype=np.float64)
+
+
+def k_weighting_sos(rate: int) -> NDArray[np.float64]:
+    """BS.1770's two K-weighting biquads for ``rate``, designed as libebur128 does.
+
+    The analogue parameters reproduce the 48 kHz coefficients printed in BS.1770 and
+    extend them to any sample rate through the bilinear transform.
+    """
+    shelf_f0, shelf_gain_db, shelf_q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * shelf_f0 / rate)
+    vh = 10.0 ** (shelf_gain_db / 20.0)
+    vb = vh**0.4996667741545416
+    a0 = 1.0 + k / shelf_q + k * k
+    shelf = [
+        (vh + vb * k / shelf_q + k * k) / a0,
+        2.0 * (k * k - vh) / a0,
+        (vh - vb * k / shelf_q + k * k) / a0,
+        1.0,
+        2.0 * (k * k - 1.0) / a0,
+        (1.0 - k / shelf_q + k * k) / a0,
+    ]
+    highpass_f0, highpass_q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * highpass_f0 / rate)
+    a0 = 1.0 + k / highpass_q + k * k
+    highpass = [1.0, -2.0, 1.0, 1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / highpass_q + k * k) / a0]
+    return np.array([shelf, highpass])
+
+
+def channel_weights(channels: int) -> NDArray[np.float64]:
+    """BS.1770 weights: 1 for front channels; 5.1 (L R C LFE Ls Rs) drops LFE, lifts Ls Rs."""
+    if channels == 6:
+        return np.array([1.0, 1.0, 1.0, 0.0, _SURROUND_WEIGHT, _SURROUND_WEIGHT])
+    return np.ones(channels)
+
+
+class _Interpolator:
+    """4× polyphase interpolation for true peak: a 65-tap Kaiser-windowed sinc.
+
+    The odd length delays by exactly 8 input frames, so the interpolated points fall at
+    0, 1/4, 1/2 and 3/4 of a frame: a crest halfway between two samples is read at its
+    top. (Three zero taps pad the filter to 17 taps per phase.)
+    """
+
+    def __init__(self) -> None:
+        length = OVERSAMPLING * (TAPS_PER_PHASE - 1) + 1
+        taps = firwin(length, 1.0 / OVERSAMPLING, window=("kaiser", 8.0)) * OVERSAMPLING
+        self.taps = np.concatenate([taps, np.zeros(OVERSAMPLING * TAPS_PER_PHASE - length)])
+        self.delay = (length - 1) / 2 / OVERSAMPLING  # input frames
+        phases = self.taps.reshape(TAPS_PER_PHASE, OVERSAMPLING).T
+        self.bound = float(np.abs(phases).sum(axis=1).max())  # the largest Σ|h| of a phase
+        self.context = TAPS_PER_PHASE  # frames of context each side of an interpolated frame
+
+    def peak(self, segment: NDArray[np.float32], start: int, stop: int) -> float:
+        """max |interpolated| over frames ``start..stop`` of ``segment`` (frames, channels);
+        ``segment`` must hold ``context`` frames before ``start`` and after ``stop``."""
+        piece = segment[start - self.context : stop + self.context]
+        upsampled = upfirdn(self.taps, piece, up=OVERSAMPLING, axis=0)
+        # Keep only outputs whose every tap saw a real sample (no edge transients).
+        first = len(self.taps) - 1
+        last = OVERSAMPLING * (len(piece) - 1) + 1
+        return float(np.max(np.abs(upsampled[first:last]))) if last > first else 0.0
+
+
+_INTERPOLATOR = _Interpolator()
+
+
+class _TruePeak:
+    """The running true peak of a stream, skipping what cannot beat it."""
+
+    def __init__(self, channels: int) -> None:
+        context = _INTERPOLATOR.context
+        self._pending = np.zeros((context, channels), dtype=np.float32)  # silence before
+        self.peak = 0.0
+
+    def add(self, frames: Samples) -> None:
+        self._pending = np.concatenate([self._pending, frames])
+        self._scan(final=False)
+
+    def finish(self) -> None:
+        context = _INTERPOLATOR.context
+        tail = np.zeros((context, self._pending.shape[1]), dtype=np.float32)
+        self._pending = np.concatenate([self._pending, tail])  # silence after
+        self._scan(final=True)
+
+    def _scan(self, *, final: bool) -> None:
+        context = _INTERPOLATOR.context
+        usable = len(self._pending) - 2 * context
+        count = usable if final else usable - usable % _SUBBLOCK
+        if count <= 0:
+            return
+        segment = self._pending
+        magnitude = _magnitude(segment)
+        self.peak = max(self.peak, float(magnitude[context : context + count].max()))
+        for start, stop in self._candidates(magnitude, count):
+            self.peak = max(self.peak, _INTERPOLATOR.peak(segment, start, stop))
+        self._pending = segment[count:]
+
+    def _candidates(self, magnitude: NDArray[np.float32], count: int) -> list[tuple[int, int]]:
+        """Runs of sub-blocks whose neighbourhood bound could beat the peak so far.
+
+        A sub-block's interpolated values depend on ``context`` frames either side, fewer
+        than a sub-block, so its neighbours' maxima bound them.
+        """
+        context = _INTERPOLATOR.context
+        blocks = -(-count // _SUBBLOCK)
+        region = np.zeros(blocks * _SUBBLOCK, dtype=np.float32)
+        region[:count] = magnitude[context : context + count]
+        core = region.reshape(blocks, _SUBBLOCK).max(axis=1)
+        before = float(magnitude[:context].max())
+        after = float(magnitude[context + count : context + count + context].max(initial=0.0))
+        padded = np.concatenate([[before], core, [after]])
+        bound = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
+        hot = np.flatnonzero(bound * _INTERPOLATOR.bound > self.peak)
+        runs: list[tuple[int, int]] = []
+        for block in hot.tolist():
+            start = context + block * _SUBBLOCK
+            stop = min(start + _SUBBLOCK, context + count)
+            if runs and runs[-1][1] == start:
+                runs[-1] = (runs[-1][0], stop)
+            else:
+                runs.append((start, stop))
+        return runs
+
+
+def _magnitude(frames: Samples) -> NDArray[np.float32]:
+    """max |sample| across channels, frame by frame (a loop over channels is far faster
+    than a reduction along the short axis)."""
+    magnitude = np.abs(frames[:, 0])
+    for channel in range(1, frames.shape[1]):
+        np.maximum(magnitude, np.abs(frames[:, channel]), out=magnitude)
+    return magnitude
+
+
+class LoudnessMeter:
+    """Feed (frames, channels) float chunks with :meth:`add`; read results at the end."""
+
+    def __init__(self, rate: int, channels: int, *, true_peak: bool = True) -> None:
+        if rate <= 0 or channels <= 0:
+            raise ValueError(f"cannot meter {channels} channels at {rate} Hz")
+        self.rate = rate
+        self.channels = channels
+        self.hop = max(1, round(rate * HOP_S))
+        self.frames = 0
+        self._sos = k_weighting_sos(rate).astype(np.float32)
+        self._state = np.zeros((2, 2, channels), dtype=np.float32)
+        self._weights = channel_weights(channels)
+        self._hop_energies: list[NDArray[np.float64]] = []
+        self._partial = np.zeros(0, dtype=np.float64)  # weighted squares of an unfinished hop
+        self._true_peak = _TruePeak(channels) if true_peak else None
+
+    def add(self, frames: Samples) -> None:
+        if frames.ndim != 2 or frames.shape[1] != self.channels:
+            raise ValueError(f"expected (frames, {self.channels}) samples, got {frames.shape}")
+        if not len(frames):
+            return
+        self.frames += len(frames)
+        weighted, self._state = sosfilt(self._sos, frames, axis=0, zi=self._state)
+        squares = np.zeros(len(weighted), dtype=np.float64)
+        for channel, weight in enumerate(self._weights.tolist()):
+            if weight:
+                squares += weight * np.square(weighted[:, channel], dtype=np.float64)
+        squares = np.concatenate([self._partial, squares])
+        whole = len(squares) - len(squares) % self.hop
+        if whole:
+            self._hop_energies.append(squares[:whole].reshape(-1, self.hop).mean(axis=1))
+        self._partial = squares[whole:]
+        if self._true_peak is not None:
+            self._true_peak.add(frames)
+
+    def hop_energies(self) -> NDArray[np.float64]:
+        """Mean-square K-weighted energy of each whole 100 ms hop so far."""
+        if not self._hop_energies:
+            return np.zeros(0)
+        return np.concatenate(self._hop_energies)
+
+    def integrated_lufs(self) -> float:
+        """Gated integrated loudness; a clip shorter than one 400 ms block is one block."""
+        hops = self.hop_energies()
+        if len(hops) < BLOCK_HOPS:
+            total = np.concatenate([hops.repeat(self.hop), self._partial])
+            energy = float(total.mean()) if len(total) else 0.0
+            return _floored(float(loudness_of(energy)))
+        return _floored(gated_loudness(block_energies(hops, BLOCK_HOPS), RELATIVE_GATE_LU))
+
+    def loudness_range(self) -> float:
+        """EBU Tech 3342 LRA; 0 when there is not one 3 s short-term block above the gates."""
+        return loudness_range(self.hop_energies())
+
+    def true_peak_dbtp(self) -> float:
+        if self._true_peak is None:
+            raise RuntimeError("this meter was built without true peak")
+        self._true_peak.finish()
+        peak = self._true_peak.peak
+        return (
+            max(20.0 * math.log10(peak), TRUE_PEAK_FLOOR_DBTP)
+            if peak > 0
+            else (TRUE_PEAK_FLOOR_DBTP)
+        )
+
+    def report(self, sample_rate: int | None = None, channels: int | None = None) -> LoudnessReport:
+        return LoudnessReport(
+            lufs=round(self.integrated_lufs(), 2),
+            true_peak_dbtp=round(self.true_peak_dbtp(), 2),
+            lra=round(self.loudness_range(), 2),
+            duration_s=round(self.frames / self.rate, 3),
+            sample_rate=sample_rate or self.rate,
+            channels=channels or self.channels,
+        )
+
+
+def block_energies(hops: NDArray[np.float64], hops_per_block: int) -> NDArray[np.float64]:
+    """Mean energy of every block of ``hops_per_block`` consecutive hops (step: one hop)."""
+    if len(hops) < hops_per_block:
+        return np.zeros(0)
+    sums = np.concatenate([[0.0], np.cumsum(hops)])
+    return np.asarray((sums[hops_per_block:] - sums[:-hops_per_block]) / hops_per_block)
+
+
+def gated_loudness(blocks: NDArray[np.float64], relative_gate_lu: float) -> float:
+    """BS.1770 two-stage gating over block energies; −inf when nothing passes."""
+    above_absolute = blocks[loudness_of(blocks) > LOUDNESS_FLOOR_LUFS]
+    if not len(above_absolute):
+        return -math.inf
+    gate = float(loudness_of(float(above_absolute.mean()))) + relative_gate_lu
+    kept = above_absolute[loudness_of(above_absolute) > gate]
+    return float(loudness_of(float(kept.mean()))) if len(kept) else -math.inf
+
+
+def loudness_range(hops: NDArray[np.float64]) -> float:
+    short_term = block_energies(hops, SHORT_TERM_HOPS)
+    above_absolute = short_term[loudness_of(short_term) > LOUDNESS_FLOOR_LUFS]
+    if not len(above_absolute):
+        return 0.0
+    gate = float(loudness_of(float(above_absolute.mean()))) + LRA_RELATIVE_GATE_LU
+    levels = loudness_of(above_absolute)
+    levels = levels[levels > gate]
+    if not len(levels):
+        return 0.0
+    low, high = np.percentile(levels, [LRA_LOW_PERCENTILE, LRA_HIGH_PERCENTILE])
+    return float(high - low)
+
+
+def _floored(lufs: float) -> float:
+    return max(lufs, LOUDNESS_FLOOR_LUFS) if math.isfinite(lufs) else LOUDNESS_FLOOR_LUFS

@@ -1,0 +1,108 @@
+"""What ffmpeg reads for one piece of work, and reading it as float samples.
+
+A :class:`Source` is a list of input files and a filter graph whose output is labelled
+``[src]``: a plain file, or a programme assembled from clips, gaps and tones. Everything
+downstream (metering, processing) reads ``[src]`` the same way, as a stream of float32
+chunks, so no stage ever holds a whole programme in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline._errors import AudioError, AudioInputError
+from pipeline._media import decode_timeout_s, media_url, probe_audio
+from pipeline._meter import Samples
+from pipeline._tools import ToolProcess
+
+SOURCE_LABEL = "src"
+CHUNK_S = 2.0  # samples are handed on in chunks of this length
+_FLOAT_BYTES = 4
+FALLBACK_SAMPLE_RATE = 48000
+
+
+@dataclass(frozen=True)
+class Source:
+    """Audio to read: ``inputs`` feed ``graph``, whose output ``[src]`` has ``sample_rate``
+    and ``channels``. ``name`` is what errors and reports call it."""
+
+    inputs: tuple[Path, ...]
+    graph: str
+    sample_rate: int
+    channels: int
+    name: str
+    duration_s: float | None = None
+
+    @classmethod
+    def of_file(cls, path: Path) -> Source:
+        """A file's first audio stream; ``AudioInputError`` naming it if it has none."""
+        stream = probe_audio(path)
+        return cls(
+            inputs=(path,),
+            graph=f"[0:a:0]anull[{SOURCE_LABEL}]",
+            sample_rate=stream.sample_rate or FALLBACK_SAMPLE_RATE,
+            channels=max(stream.channels, 1),
+            name=str(path),
+            duration_s=stream.duration_s,
+        )
+
+    @property
+    def is_file(self) -> bool:
+        return len(self.inputs) == 1 and self.graph == f"[0:a:0]anull[{SOURCE_LABEL}]"
+
+    def decode_args(self, filters: Sequence[str], rate: int, channels: int) -> list[str]:
+        """ffmpeg arguments that write ``[src]`` through ``filters`` as raw float32 to stdout."""
+        chain = ",".join([*filters, "aformat=sample_fmts=flt"])
+        inputs = [arg for path in self.inputs for arg in ("-i", media_url(path))]
+        return [
+            "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+            *inputs,
+            "-filter_complex", f"{self.graph};[{SOURCE_LABEL}]{chain}[out]",
+            "-map", "[out]",
+            "-ac", str(channels), "-ar", str(rate),
+            "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",
+        ]  # fmt: skip
+
+
+def read_samples(
+    source: Source,
+    sink: Callable[[Samples], None],
+    *,
+    filters: Sequence[str] = (),
+    rate: int | None = None,
+    channels: int | None = None,
+    niceness: int = 0,
+) -> int:
+    """Decode ``source`` through ``filters`` and hand ``sink`` (frames, channels) chunks.
+
+    Returns the number of frames read. A source that ffmpeg cannot decode raises
+    ``AudioInputError`` naming it.
+    """
+    rate = rate or source.sample_rate
+    channels = channels or source.channels
+    frame_bytes = channels * _FLOAT_BYTES
+    chunk_bytes = int(rate * CHUNK_S) * frame_bytes
+    frames = 0
+    args = source.decode_args(filters, rate, channels)
+    timeout = decode_timeout_s(source.duration_s)
+    with ToolProcess(args, timeout=timeout, niceness=niceness) as tool:
+        while data := tool.stdout.read(chunk_bytes):
+            whole = len(data) - len(data) % frame_bytes
+            samples = np.frombuffer(data[:whole], dtype="<f4").reshape(-1, channels)
+            frames += len(samples)
+            sink(samples)
+        try:
+            tool.finish()
+        except AudioError as exc:
+            raise _decode_error(source, exc) from exc
+    return frames
+
+
+def _decode_error(source: Source, failure: AudioError) -> AudioError:
+    if source.is_file:
+        return AudioInputError(f"{source.name}: cannot be decoded: {failure}")
+    return AudioError(f"{source.name}: {failure}")
