@@ -70,7 +70,10 @@ class AudioProfile(_Section):
     tolerance_lu: float = Field(default=0.5, gt=0, le=3)
     max_true_peak_dbtp: float = Field(default=-1.5, ge=-12, le=0)
     true_peak_margin_db: float = Field(
-        default=1.0, ge=0, le=6, description="limiter ceiling below the maximum: codec overshoot"
+        default=1.5,
+        ge=0,
+        le=6,
+        description="limiter ceiling below the maximum: MP3 at 64 kbps adds up to ~1.3 dB",
     )
     highpass_hz: float = Field(default=150.0, ge=0, le=1000, description="0: no high-pass")
     lowpass_hz: float = Field(

@@ -22,6 +22,7 @@ from pipeline._meter import (
     LoudnessReport,
 )
 from pipeline._policy import policy_problems
+from pipeline._programme import Gap, Part, alert_source, programme_source
 from pipeline._render import Clip, process_file, render_text
 from pipeline._source import Source
 
@@ -32,18 +33,22 @@ __all__ = [
     "AudioInputError",
     "AudioStreamInfo",
     "Clip",
+    "Gap",
     "LoudnessMeter",
     "LoudnessReport",
+    "Part",
     "ProcessResult",
     "Source",
     "TTSError",
     "TTSInputError",
     "ToolNotFoundError",
+    "alert_source",
     "check_tools",
     "measure",
     "policy_problems",
     "probe_audio",
     "process",
     "process_file",
+    "programme_source",
     "render_text",
 ]

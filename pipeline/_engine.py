@@ -39,10 +39,10 @@ from pipeline._errors import AudioError
 from pipeline._limiter import BLOCK, TruePeakLimiter
 from pipeline._loudness import measure
 from pipeline._media import decode_timeout_s
-from pipeline._meter import LoudnessMeter, LoudnessReport, Samples
+from pipeline._meter import LoudnessMeter, LoudnessReport, Samples, k_weighting_filters
 from pipeline._plan import DETAIL_BLOCK, Detail, Plan, make_plan
 from pipeline._policy import policy_problems
-from pipeline._source import CHUNK_S, Source, read_samples
+from pipeline._source import CHUNK_S, Source, layout, read_samples
 from pipeline._tools import ToolProcess
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,7 @@ def _prepare(
     source: Source, profile: AudioProfile, work: Path, progress: Progress | None
 ) -> _Prepared:
     rate, channels = profile.sample_rate, profile.channels
-    layout = "mono" if channels == 1 else "stereo"
-    filters = [f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout}"]
+    filters = [f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout(channels)}"]
     if profile.highpass_hz > 0:
         filters.append(f"highpass=f={profile.highpass_hz:g}")
     if profile.phase_rotator:
@@ -183,9 +182,9 @@ def _prepare(
     expected = (source.duration_s or 0.0) * rate
     with path.open("wb") as scratch:
 
-        def keep(samples: Samples) -> None:
+        def keep(samples: Samples, weighted: Samples) -> None:
             scratch.write(samples.tobytes())
-            meter.add(samples)
+            meter.add(samples, weighted)
             detail.add(samples)
             if progress is not None and expected:
                 progress(meter.frames / expected)
@@ -293,10 +292,17 @@ def _encoder_args(prepared: _Prepared) -> list[str]:
 
 
 def _decoder_args(prepared: _Prepared) -> list[str]:
+    """Decode the MP3 packets; each frame carries its channels plain, then K-weighted."""
+    k_weighting = ",".join(k_weighting_filters(prepared.rate))
+    fmt = (
+        f"aformat=sample_fmts=flt:sample_rates={prepared.rate}"
+        f":channel_layouts={layout(prepared.channels)}"
+    )
+    graph = f"{fmt},asplit=2[plain][tap];[tap]{k_weighting},{fmt}[k];[plain][k]amerge=inputs=2"
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
         "-f", "mp3", "-i", "pipe:0",
-        "-ac", str(prepared.channels), "-ar", str(prepared.rate),
+        "-filter_complex", f"[0:a]{graph}[out]", "-map", "[out]",
         "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",
     ]  # fmt: skip
 
@@ -304,7 +310,7 @@ def _decoder_args(prepared: _Prepared) -> list[str]:
 def _meter_stream(stream: IO[bytes], meter: LoudnessMeter, channels: int, frames: int) -> None:
     """Meter the decoded copy of the encoder's output: the ``frames`` frames fed to it,
     after the encoder's priming frames (which the file's LAME header makes players skip)."""
-    frame_bytes = channels * _FLOAT_BYTES
+    frame_bytes = 2 * channels * _FLOAT_BYTES  # plain and K-weighted
     chunk = int(meter.rate * CHUNK_S) * frame_bytes
     skip = LAME_PRIMING_FRAMES * frame_bytes
     remaining = frames * frame_bytes
@@ -319,7 +325,8 @@ def _meter_stream(stream: IO[bytes], meter: LoudnessMeter, channels: int, frames
         useful = data[: min(whole, remaining)]
         remaining -= len(useful)
         if useful:
-            meter.add(np.frombuffer(useful, dtype="<f4").reshape(-1, channels))
+            both = np.frombuffer(useful, dtype="<f4").reshape(-1, 2 * channels)
+            meter.add(both[:, :channels], both[:, channels:])
     if remaining > 0:
         raise AudioError(
             f"the encoder returned {remaining // frame_bytes} frames fewer than it was given"

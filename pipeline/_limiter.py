@@ -19,9 +19,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
-from scipy.ndimage import minimum_filter1d
 
-from pipeline._meter import _INTERPOLATOR, OVERSAMPLING, TAPS_PER_PHASE, Samples, _magnitude
+from pipeline._meter import _INTERPOLATOR, TAPS_PER_PHASE, Samples, _magnitude
 
 BLOCK = 16  # frames per block in the encoder's limiter
 RAMP_S = 0.003
@@ -31,15 +30,7 @@ _EXTRA_BLOCKS = 1  # linear interpolation between blocks must stay under the req
 _REFINED_OUTPUTS = 5  # interpolator outputs per phase around the largest sample
 
 
-def _phase_matrix() -> NDArray[np.float32]:
-    """(taps, phases): output ``k`` of frame window ``w`` is ``w @ matrix[:, k]``."""
-    taps = _INTERPOLATOR.taps
-    reverse = TAPS_PER_PHASE - 1 - np.arange(TAPS_PER_PHASE)
-    columns = [taps[OVERSAMPLING * reverse + phase] for phase in range(OVERSAMPLING)]
-    return np.ascontiguousarray(np.stack(columns, axis=1), dtype=np.float32)
-
-
-_PHASES = _phase_matrix()
+_PHASES = _INTERPOLATOR.phases
 # Interpolator output n stands for position n - DELAY of its input window's frames.
 _DELAY = _INTERPOLATOR.delay
 
@@ -50,7 +41,8 @@ class BlockSmoother:
     def __init__(self, rate: int, block: int) -> None:
         self.ramp_blocks = max(1, math.ceil(RAMP_S * rate / block))
         hold_blocks = max(0, math.ceil(HOLD_S * rate / block))
-        self.window = 2 * (self.ramp_blocks + _EXTRA_BLOCKS) + 1 + hold_blocks
+        window = 2 * (self.ramp_blocks + _EXTRA_BLOCKS) + 1 + hold_blocks
+        self.window = window + 1 - window % 2  # odd: centred on its block
         hann = np.hanning(2 * self.ramp_blocks + 3)[1:-1]
         self.kernel = hann / hann.sum()
         self.reach_blocks = self.window // 2 + self.ramp_blocks + 1
@@ -58,9 +50,16 @@ class BlockSmoother:
     def smooth(self, required: NDArray[np.float64]) -> NDArray[np.float64]:
         if required.min() >= 1.0:
             return required
-        held = minimum_filter1d(required, self.window, mode="nearest")
+        held = running_minimum(required, self.window)
         smooth = np.convolve(held, self.kernel, mode="same")
         return np.asarray(np.minimum(smooth, held))  # the ends of a "same" convolution see zeros
+
+
+def running_minimum(values: NDArray[np.float64], window: int) -> NDArray[np.float64]:
+    """The minimum over a centred ``window`` (odd) around each value; edges repeat."""
+    half = window // 2
+    padded = np.pad(values, half, mode="edge")
+    return np.asarray(sliding_window_view(padded, window).min(axis=1))
 
 
 class TruePeakLimiter:

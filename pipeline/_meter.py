@@ -1,7 +1,9 @@
 """A streaming loudness meter: ITU-R BS.1770-4 and EBU R128 (Tech 3341, Tech 3342).
 
 Samples arrive in chunks, so a three-hour file needs no more memory than a two-second
-one. The meter keeps one number per channel-weighted 100 ms hop; integrated loudness
+one. ffmpeg applies the K-weighting filter (the two biquads of BS.1770, designed here
+for any sample rate) and hands each chunk over twice: as decoded and as K-weighted.
+The meter keeps one number per channel-weighted 100 ms hop; integrated loudness
 (400 ms blocks, 75 % overlap, absolute and relative gates) and loudness range (3 s
 short-term blocks at 10 Hz, gates at −70 LUFS and −20 LU, P95 − P10) are computed from
 those at the end. True peak is the largest absolute value of the signal oversampled 4×
@@ -21,7 +23,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import firwin, sosfilt, upfirdn
 
 Samples = NDArray[np.float32]  # shape (frames, channels)
 
@@ -38,6 +39,7 @@ OVERSAMPLING = 4
 TAPS_PER_PHASE = 17
 _SUBBLOCK = 256  # true-peak work is skipped or done per this many frames
 _SURROUND_WEIGHT = 1.41  # BS.1770 weight of the rear channels of 5.1
+KAISER_BETA = 8.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,30 @@ def k_weighting_sos(rate: int) -> NDArray[np.float64]:
     return np.array([shelf, highpass])
 
 
+def k_weighting_filters(rate: int) -> list[str]:
+    """The K-weighting biquads as ffmpeg filters (double precision)."""
+    return [
+        f"biquad=b0={b0!r}:b1={b1!r}:b2={b2!r}:a0=1:a1={a1!r}:a2={a2!r}:precision=f64"
+        for b0, b1, b2, _, a1, a2 in k_weighting_sos(rate).tolist()
+    ]
+
+
+def k_weighted(samples: Samples, rate: int) -> Samples:
+    """K-weight a short signal held in memory (a generated tone), through the FFT.
+
+    Multiplying by the filters' complex response is their convolution with the signal;
+    the padding lets the response's tail ring out instead of wrapping around.
+    """
+    frames = len(samples)
+    size = 1 << max(frames + rate, 1).bit_length()
+    omega = np.exp(-1j * np.pi * np.arange(size // 2 + 1) / (size // 2))
+    response = np.ones(size // 2 + 1, dtype=np.complex128)
+    for b0, b1, b2, _, a1, a2 in k_weighting_sos(rate).tolist():
+        response *= (b0 + b1 * omega + b2 * omega**2) / (1 + a1 * omega + a2 * omega**2)
+    spectrum = np.fft.rfft(samples, n=size, axis=0) * response[:, None]
+    return np.fft.irfft(spectrum, n=size, axis=0)[:frames].astype(np.float32)
+
+
 def channel_weights(channels: int) -> NDArray[np.float64]:
     """BS.1770 weights: 1 for front channels; 5.1 (L R C LFE Ls Rs) drops LFE, lifts Ls Rs."""
     if channels == 6:
@@ -109,22 +135,41 @@ class _Interpolator:
 
     def __init__(self) -> None:
         length = OVERSAMPLING * (TAPS_PER_PHASE - 1) + 1
-        taps = firwin(length, 1.0 / OVERSAMPLING, window=("kaiser", 8.0)) * OVERSAMPLING
-        self.taps = np.concatenate([taps, np.zeros(OVERSAMPLING * TAPS_PER_PHASE - length)])
-        self.delay = (length - 1) / 2 / OVERSAMPLING  # input frames
-        phases = self.taps.reshape(TAPS_PER_PHASE, OVERSAMPLING).T
-        self.bound = float(np.abs(phases).sum(axis=1).max())  # the largest Σ|h| of a phase
+        centre = (length - 1) / 2
+        ideal = np.sinc((np.arange(length) - centre) / OVERSAMPLING)  # cut-off: old Nyquist
+        taps = ideal * np.kaiser(length, KAISER_BETA)
+        taps *= OVERSAMPLING / taps.sum()  # unity gain in every phase at DC
+        padded = np.concatenate([taps, np.zeros(OVERSAMPLING * TAPS_PER_PHASE - length)])
+        self.taps = padded
+        self.delay = centre / OVERSAMPLING  # input frames
+        # (taps, phases): window w of TAPS_PER_PHASE frames gives phase k as w @ phases[:, k].
+        reverse = TAPS_PER_PHASE - 1 - np.arange(TAPS_PER_PHASE)
+        columns = [padded[OVERSAMPLING * reverse + phase] for phase in range(OVERSAMPLING)]
+        self.phases = np.ascontiguousarray(np.stack(columns, axis=1), dtype=np.float32)
+        self.bound = float(np.abs(self.phases).sum(axis=0).max())  # the largest Σ|h| of a phase
         self.context = TAPS_PER_PHASE  # frames of context each side of an interpolated frame
 
     def peak(self, segment: NDArray[np.float32], start: int, stop: int) -> float:
         """max |interpolated| over frames ``start..stop`` of ``segment`` (frames, channels);
-        ``segment`` must hold ``context`` frames before ``start`` and after ``stop``."""
-        piece = segment[start - self.context : stop + self.context]
-        upsampled = upfirdn(self.taps, piece, up=OVERSAMPLING, axis=0)
-        # Keep only outputs whose every tap saw a real sample (no edge transients).
-        first = len(self.taps) - 1
-        last = OVERSAMPLING * (len(piece) - 1) + 1
-        return float(np.max(np.abs(upsampled[first:last]))) if last > first else 0.0
+        ``segment`` must hold ``context`` frames before ``start`` and after ``stop``.
+
+        Each phase is a sum of shifted, scaled copies of the signal: contiguous vector
+        arithmetic, several times faster here than a convolution or a strided product.
+        Phase 0 lands on the samples themselves, which the caller counts already.
+        """
+        count = stop - start
+        first = start + round(self.delay) - TAPS_PER_PHASE + 1  # window of the first output
+        peak = 0.0
+        for channel in range(segment.shape[1]):
+            signal = np.ascontiguousarray(segment[:, channel])
+            for phase in range(1, OVERSAMPLING):
+                total = np.zeros(count, dtype=np.float32)
+                for tap, weight in enumerate(self.phases[:, phase].tolist()):
+                    if weight:
+                        offset = first + tap
+                        total += weight * signal[offset : offset + count]
+                peak = max(peak, float(np.abs(total).max(initial=0.0)))
+        return peak
 
 
 _INTERPOLATOR = _Interpolator()
@@ -207,22 +252,23 @@ class LoudnessMeter:
         self.channels = channels
         self.hop = max(1, round(rate * HOP_S))
         self.frames = 0
-        self._sos = k_weighting_sos(rate).astype(np.float32)
-        self._state = np.zeros((2, 2, channels), dtype=np.float32)
-        self._weights = channel_weights(channels)
+        self._weights = channel_weights(channels).tolist()
         self._hop_energies: list[NDArray[np.float64]] = []
         self._partial = np.zeros(0, dtype=np.float64)  # weighted squares of an unfinished hop
         self._true_peak = _TruePeak(channels) if true_peak else None
 
-    def add(self, frames: Samples) -> None:
-        if frames.ndim != 2 or frames.shape[1] != self.channels:
-            raise ValueError(f"expected (frames, {self.channels}) samples, got {frames.shape}")
+    def add(self, frames: Samples, weighted: Samples) -> None:
+        """One chunk, as decoded and as K-weighted (``k_weighting_filters``)."""
+        if frames.ndim != 2 or frames.shape[1] != self.channels or weighted.shape != frames.shape:
+            raise ValueError(
+                f"expected two (frames, {self.channels}) arrays, got {frames.shape}, "
+                f"{weighted.shape}"
+            )
         if not len(frames):
             return
         self.frames += len(frames)
-        weighted, self._state = sosfilt(self._sos, frames, axis=0, zi=self._state)
         squares = np.zeros(len(weighted), dtype=np.float64)
-        for channel, weight in enumerate(self._weights.tolist()):
+        for channel, weight in enumerate(self._weights):
             if weight:
                 squares += weight * np.square(weighted[:, channel], dtype=np.float64)
         squares = np.concatenate([self._partial, squares])

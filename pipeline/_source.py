@@ -16,7 +16,7 @@ import numpy as np
 
 from pipeline._errors import AudioError, AudioInputError
 from pipeline._media import decode_timeout_s, media_url, probe_audio
-from pipeline._meter import Samples
+from pipeline._meter import Samples, k_weighting_filters
 from pipeline._tools import ToolProcess
 
 SOURCE_LABEL = "src"
@@ -54,47 +54,67 @@ class Source:
     def is_file(self) -> bool:
         return len(self.inputs) == 1 and self.graph == f"[0:a:0]anull[{SOURCE_LABEL}]"
 
-    def decode_args(self, filters: Sequence[str], rate: int, channels: int) -> list[str]:
-        """ffmpeg arguments that write ``[src]`` through ``filters`` as raw float32 to stdout."""
-        chain = ",".join([*filters, "aformat=sample_fmts=flt"])
+    def decode_args(
+        self, filters: Sequence[str], rate: int, channels: int, *, weighted: bool
+    ) -> list[str]:
+        """ffmpeg arguments that write ``[src]`` through ``filters`` as raw float32 to
+        stdout; ``weighted`` appends a K-weighted copy of every channel."""
+        # Both branches need the format spelled out before amerge can join them.
+        fmt = f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout(channels)}"
+        graph = f"{self.graph};[{SOURCE_LABEL}]{','.join([*filters, fmt])}"
+        if weighted:
+            k_weighting = ",".join(k_weighting_filters(rate))
+            graph += f",asplit=2[plain][tap];[tap]{k_weighting},{fmt}[k];[plain][k]amerge=inputs=2"
         inputs = [arg for path in self.inputs for arg in ("-i", media_url(path))]
         return [
             "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
             *inputs,
-            "-filter_complex", f"{self.graph};[{SOURCE_LABEL}]{chain}[out]",
+            "-filter_complex", f"{graph}[out]",
             "-map", "[out]",
-            "-ac", str(channels), "-ar", str(rate),
             "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",
         ]  # fmt: skip
 
 
+def layout(channels: int) -> str:
+    """ffmpeg's default layout for ``channels`` (5.1 is L R C LFE Ls Rs, as BS.1770 weighs)."""
+    return _LAYOUTS.get(channels, f"{channels}c")
+
+
+_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1", 8: "7.1"}
+
+
 def read_samples(
     source: Source,
-    sink: Callable[[Samples], None],
+    sink: Callable[[Samples, Samples], None],
     *,
     filters: Sequence[str] = (),
     rate: int | None = None,
     channels: int | None = None,
     niceness: int = 0,
 ) -> int:
-    """Decode ``source`` through ``filters`` and hand ``sink`` (frames, channels) chunks.
+    """Decode ``source`` through ``filters`` and hand ``sink`` chunks of (frames, channels)
+    samples, plain and K-weighted (BS.1770) by ffmpeg.
 
+    With no ``filters``, the source keeps its channels (``channels`` must match them).
     Returns the number of frames read. A source that ffmpeg cannot decode raises
     ``AudioInputError`` naming it.
     """
     rate = rate or source.sample_rate
     channels = channels or source.channels
-    frame_bytes = channels * _FLOAT_BYTES
+    frame_bytes = 2 * channels * _FLOAT_BYTES
     chunk_bytes = int(rate * CHUNK_S) * frame_bytes
     frames = 0
-    args = source.decode_args(filters, rate, channels)
+    args = source.decode_args(filters, rate, channels, weighted=True)
     timeout = decode_timeout_s(source.duration_s)
     with ToolProcess(args, timeout=timeout, niceness=niceness) as tool:
+        leftover = b""
         while data := tool.stdout.read(chunk_bytes):
+            data = leftover + data
             whole = len(data) - len(data) % frame_bytes
-            samples = np.frombuffer(data[:whole], dtype="<f4").reshape(-1, channels)
-            frames += len(samples)
-            sink(samples)
+            leftover = data[whole:]
+            both = np.frombuffer(data[:whole], dtype="<f4").reshape(-1, 2 * channels)
+            frames += len(both)
+            sink(both[:, :channels], both[:, channels:])
         try:
             tool.finish()
         except AudioError as exc:

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 import pytest
-from scipy.signal import resample_poly
+from scipy.signal import resample_poly, sosfilt
 
 from pipeline import TRUE_PEAK_FLOOR_DBTP, LoudnessMeter, LoudnessReport, measure
+from pipeline._meter import k_weighting_sos
 from tests.meter import decode
 from tests.signals import (
     CASES,
@@ -155,8 +156,10 @@ def _busy_signal(seconds: float = 10.0) -> Signal:
 def _metered(samples: Signal, chunk: int) -> LoudnessMeter:
     meter = LoudnessMeter(RATE, samples.shape[1])
     as_float = samples.astype(np.float32)
+    # K-weighted once, by scipy (an independent implementation of the same biquads).
+    weighted = sosfilt(k_weighting_sos(RATE), as_float, axis=0).astype(np.float32)
     for start in range(0, len(as_float), chunk):
-        meter.add(as_float[start : start + chunk])
+        meter.add(as_float[start : start + chunk], weighted[start : start + chunk])
     return meter
 
 
