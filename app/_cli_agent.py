@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app._output import console
 from config import Settings
-from playout import CommuneAgent, S3ObjectStore, parse_sink
+
+if TYPE_CHECKING:
+    from playout import S3ObjectStore
 
 agent_app = typer.Typer(help="Trạm phát của xã.", no_args_is_help=True)
 
@@ -20,6 +22,8 @@ def commune_store(settings: Settings) -> S3ObjectStore:
 
     Few, short retries: the agent polls every few seconds anyway, and a 3G link that is
     down should fall back to the cache quickly rather than after half a minute."""
+    from playout import S3ObjectStore
+
     secret = settings.agent.secret_key.get_secret_value() if settings.agent.secret_key else None
     return S3ObjectStore.from_settings(
         settings, settings.agent.access_key, secret, max_attempts=3, connect_timeout_s=3.0
@@ -36,6 +40,8 @@ def run(
     sink: Annotated[str, typer.Option(help="file:THƯ_MỤC hoặc audio (loa thật).")] = "audio",
 ) -> None:
     """Đồng bộ lịch phát đã ký, kiểm tra, lưu đệm và phát đúng giờ."""
+    from playout import CommuneAgent, parse_sink
+
     settings: Settings = ctx.obj.settings
     agent = CommuneAgent(settings, commune, commune_store(settings), parse_sink(sink, settings))
     stop = threading.Event()

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from app._output import console, errors, print_json
-from app._publishing import content_store, publish_content, resolve_communes
 from config import Settings, UserInputError
-from content import ItemView, read_text_file
-from pipeline import probe_audio
-from playout import Priority
+
+if TYPE_CHECKING:
+    from content import ItemView
 
 content_app = typer.Typer(help="Nội dung: thêm, biên dịch, duyệt.", no_args_is_help=True)
 variant_app = typer.Typer(help="Bản ngôn ngữ của một nội dung.", no_args_is_help=True)
@@ -29,7 +29,21 @@ AudioFile = Annotated[
 ]
 
 
+class PriorityChoice(StrEnum):
+    """The choices of ``schedule add --priority``: the values of ``playout.Priority``.
+
+    A copy, so that typer can build the option without importing ``playout`` (boto3) at
+    start-up; the command converts it to ``playout.Priority``, which refuses any drift."""
+
+    NORMAL = "normal"
+    PRIORITY = "priority"
+    EMERGENCY = "emergency"
+
+
 def _text_or_audio(text_file: Path | None, audio_file: Path | None) -> dict[str, Any]:
+    from content import read_text_file
+    from pipeline import probe_audio
+
     if text_file is not None and audio_file is None:
         return {"text": read_text_file(text_file)}
     if audio_file is not None and text_file is None:
@@ -64,6 +78,8 @@ def add(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Thêm một nội dung mới (bản nháp)."""
+    from app._publishing import content_store
+
     body = _text_or_audio(text_file, audio_file)
     store = content_store(ctx.obj.settings)
     item = store.add_item(kind, title, language, priority=priority, actor=by, **body)
@@ -85,6 +101,8 @@ def variant_add(
     by: Annotated[str, typer.Option("--by")] = "editor",
 ) -> None:
     """Thêm bản ngôn ngữ (văn bản hoặc ghi âm) cho một nội dung."""
+    from app._publishing import content_store
+
     body = _text_or_audio(text_file, audio_file)
     store = content_store(ctx.obj.settings)
     variant = store.add_variant(item_id, language, actor=by, **body)
@@ -98,6 +116,8 @@ def approve(
     by: Annotated[str, typer.Option("--by", help="Người duyệt.")] = "editor",
 ) -> None:
     """Duyệt nội dung: chỉ nội dung đã duyệt mới được phát."""
+    from app._publishing import content_store
+
     item = content_store(ctx.obj.settings).approve(item_id, by)
     console.print(f"Đã duyệt nội dung số {item.id}: {item.title}")
 
@@ -107,6 +127,8 @@ def list_items(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """Danh sách nội dung."""
+    from app._publishing import content_store
+
     items = content_store(ctx.obj.settings).list_items()
     if as_json:
         print_json([item_summary(item) for item in items])
@@ -141,17 +163,22 @@ def schedule_add(
     content_id: Annotated[int, typer.Option("--content", help="Số của nội dung đã duyệt.")],
     communes: Annotated[str, typer.Option(help="Danh sách mã xã, cách nhau dấu phẩy, hoặc all.")],
     at: Annotated[str, typer.Option(help="Thời điểm phát, ISO 8601 (giờ địa phương nếu thiếu).")],
-    priority: Annotated[Priority | None, typer.Option(help="Ưu tiên của lần phát này.")] = None,
+    priority: Annotated[
+        PriorityChoice | None, typer.Option(help="Ưu tiên của lần phát này.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Dựng âm thanh cho một nội dung đã duyệt và đưa vào lịch phát của các xã."""
+    from app._publishing import publish_content, resolve_communes
+    from playout import Priority
+
     settings: Settings = ctx.obj.settings
     outcome = publish_content(
         settings,
         content_id,
         resolve_communes(settings, communes),
         _parse_instant(at, settings),
-        priority=priority,
+        priority=None if priority is None else Priority(priority.value),
     )
     plays = [
         {"commune": play.commune_id, "item_id": play.item.id, "start": play.item.start.isoformat()}

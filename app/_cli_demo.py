@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from app._demo import DemoResult, run_demo
 from app._output import console, errors, print_json
+
+if TYPE_CHECKING:
+    from app._demo import DemoResult
 
 
 def demo(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Chạy thử toàn tuyến: văn bản → giọng đọc → kho lưu trữ → 3 trạm xã phát."""
+    from app._demo import run_demo
+
     report = errors if as_json else console
     with report.status("Đang chạy thử…") as status:
         result = run_demo(ctx.obj.settings, lambda message: status.update(message))

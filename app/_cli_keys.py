@@ -6,7 +6,6 @@ import typer
 
 from app._output import console
 from config import Settings
-from playout import DistrictKeys
 
 keys_app = typer.Typer(help="Khóa ký lịch phát của huyện (Ed25519).", no_args_is_help=True)
 
@@ -14,6 +13,8 @@ keys_app = typer.Typer(help="Khóa ký lịch phát của huyện (Ed25519).", n
 @keys_app.command("init")
 def init(ctx: typer.Context) -> None:
     """Tạo cặp khóa nếu chưa có (khóa bí mật chỉ nằm trên máy của huyện)."""
+    from playout import DistrictKeys
+
     settings: Settings = ctx.obj.settings
     keys = DistrictKeys(settings.key_dir)
     if keys.init():
@@ -25,5 +26,7 @@ def init(ctx: typer.Context) -> None:
 @keys_app.command("public")
 def public(ctx: typer.Context) -> None:
     """In khóa công khai (base64) để cấu hình cho các xã."""
+    from playout import DistrictKeys
+
     settings: Settings = ctx.obj.settings
     typer.echo(DistrictKeys(settings.key_dir).public_base64())

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app._output import console, print_json
 from config import Settings, UserInputError
-from playout import EmbeddedSeaweed, storage_credentials, storage_endpoint
+
+if TYPE_CHECKING:
+    from playout import EmbeddedSeaweed
 
 storage_app = typer.Typer(help="Kho lưu trữ đối tượng (S3).", no_args_is_help=True)
 
 
 def _embedded(settings: Settings) -> EmbeddedSeaweed:
+    from playout import EmbeddedSeaweed
+
     if not settings.storage.is_embedded:
         raise UserInputError(
             f"storage.endpoint is {settings.storage.endpoint}: Loa does not run that store"
@@ -53,6 +57,8 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] 
 @storage_app.command("env")
 def env(ctx: typer.Context) -> None:
     """In các dòng export cho AWS CLI / boto3: eval "$(loa storage env)"."""
+    from playout import storage_credentials, storage_endpoint
+
     settings: Settings = ctx.obj.settings
     access_key, secret_key = storage_credentials(settings)
     values = {

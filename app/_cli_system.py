@@ -7,17 +7,17 @@ import threading
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from app._context import CliContext
 from app._output import console, print_json
 from config import Settings, config_path
-from playout import EmbeddedSeaweed, S3ObjectStore, storage_endpoint
 
 config_app = typer.Typer(help="Cấu hình đang dùng.", no_args_is_help=True)
 
 
 def effective_configuration(settings: Settings, source: str) -> dict[str, Any]:
+    from playout import storage_endpoint
+
     data = settings.masked()
     organisation = data.pop("organisation")
     data["config_file"] = source
@@ -34,6 +34,8 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="In JSON.")] = False,
 ) -> None:
     """In cấu hình hiệu lực (bí mật được che)."""
+    import yaml
+
     context: CliContext = ctx.obj
     data = effective_configuration(context.settings, str(config_path(context.config_file)))
     if as_json:
@@ -44,6 +46,8 @@ def show(
 
 def up(ctx: typer.Context) -> None:
     """Chạy các dịch vụ của huyện ở tiền cảnh (kho lưu trữ); Ctrl-C để dừng."""
+    from playout import EmbeddedSeaweed, S3ObjectStore
+
     settings: Settings = ctx.obj.settings
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

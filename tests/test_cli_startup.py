@@ -1,0 +1,23 @@
+"""The ``loa`` command starts cheaply: heavy parts load only in the commands that use them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from app._cli_content import PriorityChoice
+from playout import Priority
+
+HEAVY_MODULES = ("sqlalchemy", "alembic", "boto3", "botocore", "content", "playout", "scipy")
+
+
+def test_cli_priority_choices_are_the_manifest_priorities() -> None:
+    assert [choice.value for choice in PriorityChoice] == [level.value for level in Priority]
+
+
+def test_importing_the_cli_loads_no_database_storage_or_scipy_code() -> None:
+    probe = f"import sys, app.cli; print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
