@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -43,7 +44,7 @@ from pipeline._meter import LoudnessMeter, LoudnessReport, Samples, k_weighting_
 from pipeline._plan import DETAIL_BLOCK, Detail, Plan, make_plan
 from pipeline._policy import policy_problems
 from pipeline._source import CHUNK_S, Source, layout, read_samples
-from pipeline._tools import ToolProcess
+from pipeline._tools import FFMPEG_STREAM, ToolProcess
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +116,12 @@ def process(
     out.parent.mkdir(parents=True, exist_ok=True)
     with _work_dir(out.parent) as work, ThreadPoolExecutor(1, "loa-input-meter") as pool:
         _require_space(source, profile, work)
+        started = time.monotonic()
         prepared = _prepare(source, profile, work, _stage(progress, 0.0, 0.3))
+        log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
         input_report = pool.submit(measure, source, niceness=INPUT_METER_NICENESS)
         encoded, attempts = _encode_to_policy(source, prepared, profile, work, progress)
+        log.debug("%s: encoded and verified after %.2f s", source.name, time.monotonic() - started)
         result = ProcessResult(out, _result(input_report), encoded.report, profile_name, attempts)
         os.replace(encoded.path, out)
     log.info(
@@ -281,7 +285,7 @@ def _encoder_args(prepared: _Prepared) -> list[str]:
     and the same packets to stdout for the verifying decoder. Bytes depend on the audio
     alone: no tags, no encoder version."""
     return [
-        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+        *FFMPEG_STREAM,
         "-f", "f32le", "-ar", str(prepared.rate), "-ac", str(prepared.channels), "-i", "pipe:0",
         "-map", "0:a",
         "-c:a", "libmp3lame", "-b:a", f"{prepared.bitrate_kbps}k",
@@ -300,7 +304,7 @@ def _decoder_args(prepared: _Prepared) -> list[str]:
     )
     graph = f"{fmt},asplit=2[plain][tap];[tap]{k_weighting},{fmt}[k];[plain][k]amerge=inputs=2"
     return [
-        "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+        *FFMPEG_STREAM,
         "-f", "mp3", "-i", "pipe:0",
         "-filter_complex", f"[0:a]{graph}[out]", "-map", "[out]",
         "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",

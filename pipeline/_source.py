@@ -17,7 +17,7 @@ import numpy as np
 from pipeline._errors import AudioError, AudioInputError
 from pipeline._media import decode_timeout_s, media_url, probe_audio
 from pipeline._meter import Samples, k_weighting_filters
-from pipeline._tools import ToolProcess
+from pipeline._tools import FFMPEG_STREAM, ToolProcess
 
 SOURCE_LABEL = "src"
 CHUNK_S = 2.0  # samples are handed on in chunks of this length
@@ -67,7 +67,7 @@ class Source:
             graph += f",asplit=2[plain][tap];[tap]{k_weighting},{fmt}[k];[plain][k]amerge=inputs=2"
         inputs = [arg for path in self.inputs for arg in ("-i", media_url(path))]
         return [
-            "ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+            *FFMPEG_STREAM,
             *inputs,
             "-filter_complex", f"{graph}[out]",
             "-map", "[out]",

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Loa needs (ffmpeg, espeak-ng) when they are missing.
-# Idempotent: does nothing when both tools are already on PATH.
+# Installs the Debian packages Loa needs (ffmpeg, espeak-ng) when they are missing, and
+# libopencore-amrnb0, the AMR-NB codec library the tests encode phone recordings with.
+# Idempotent: does nothing when the tools are on PATH and the library is known to ldconfig.
 set -euo pipefail
 
 missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+# ldconfig lives in /sbin, which a normal user's PATH may lack; grep reads all of its
+# output (no -q) so that pipefail never sees ldconfig killed by SIGPIPE.
+{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep libopencore-amrnb >/dev/null ||
+  missing+=(libopencore-amrnb0)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "loa: installing missing system packages: ${missing[*]}" >&2
