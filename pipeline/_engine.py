@@ -171,7 +171,9 @@ def _prepare(
     source: Source, profile: AudioProfile, work: Path, progress: Progress | None
 ) -> _Prepared:
     rate, channels = profile.sample_rate, profile.channels
-    filters = [f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout(channels)}"]
+    # Mix down first, then resample: the resampler then works on fewer channels.
+    mixed = f"aformat=sample_fmts=flt:channel_layouts={layout(channels)}"
+    filters = [mixed, f"{mixed}:sample_rates={rate}"]
     if profile.highpass_hz > 0:
         filters.append(f"highpass=f={profile.highpass_hz:g}")
     if profile.phase_rotator:
