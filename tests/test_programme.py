@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import subprocess
 import sys
 import time
@@ -415,16 +414,18 @@ HOUR_PARTS = 12
 PART_S = 300
 HOUR_CROSSFADE_S = 2.0
 REPO = Path(__file__).resolve().parent.parent
-_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
-def _tree_rss_bytes(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants, read from /proc.
+def _tree_memory_bytes(root: int) -> tuple[int, int]:
+    """``root`` and all its descendants, read from /proc: their summed proportional set
+    size (PSS: shared libraries split among the processes that map them, so the tree's
+    real footprint) and the largest single resident set (what ``/usr/bin/time -v``
+    reports).
 
     A child caught between fork and exec still runs its parent's program in (a copy of)
     its parent's memory; it is skipped, or the parent would be counted twice.
     """
-    total, pending = 0, [(root, b"")]
+    total_pss, largest_rss, pending = 0, 0, [(root, b"")]
     while pending:
         pid, parent_command = pending.pop()
         try:
@@ -435,11 +436,18 @@ def _tree_rss_bytes(root: int) -> int:
                 for child in (task / "children").read_text().split()
             ]
             if command != parent_command:
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_BYTES
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                total_pss += _rollup_kib(rollup, "Pss:") * 1024
+                largest_rss = max(largest_rss, _rollup_kib(rollup, "Rss:") * 1024)
         except (FileNotFoundError, ProcessLookupError):
             continue
         pending += [(child, command) for child in children]
-    return total
+    return total_pss, largest_rss
+
+
+def _rollup_kib(rollup: str, field: str) -> int:
+    line = next(line for line in rollup.splitlines() if line.startswith(field))
+    return int(line.split()[1])
 
 
 def hour_programme(clip: Path) -> Source:
@@ -466,14 +474,15 @@ else:
 
 
 def run_measuring_memory(args: list[str]) -> tuple[str, float]:
-    """Run ``args`` from the repository root; its stdout and the peak resident memory of
-    its process tree in MB, sampled every ``MEMORY_SAMPLE_S``."""
+    """Run ``args`` from the repository root; its stdout and the peak memory of its
+    process tree in MB, sampled every ``MEMORY_SAMPLE_S``: the larger of the tree's
+    summed PSS and its largest single process's RSS."""
     with subprocess.Popen(
         args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as child:
         peak = 0
         while child.poll() is None:
-            peak = max(peak, _tree_rss_bytes(child.pid))
+            peak = max(peak, *_tree_memory_bytes(child.pid))
             time.sleep(MEMORY_SAMPLE_S)
         stdout, stderr = child.communicate()
     assert child.returncode == 0, stderr
