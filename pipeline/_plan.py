@@ -102,6 +102,11 @@ def make_plan(
     rate: int,
 ) -> Plan:
     """The plan for prepared audio of ``frames`` frames whose hop energies are ``hops``."""
+    if not len(hops):
+        raise AudioInputError(
+            f"{name}: {frames / rate:.3f} s of audio is too short to broadcast "
+            f"(at least {HOP_S:g} s)"
+        )
     source_lufs = _programme_loudness(hops, hop, frames)
     if source_lufs <= LOUDNESS_FLOOR_LUFS:
         raise AudioInputError(f"{name}: silent: nothing above {LOUDNESS_FLOOR_LUFS:.0f} LUFS")

@@ -330,3 +330,11 @@ def test_error_kinds_and_exit_codes() -> None:
     assert TTSError("x").exit_code == 1
     assert isinstance(ToolNotFoundError("x"), LoaError)
     assert not issubclass(ToolNotFoundError, AudioError)  # fatal, not one item's failure
+
+
+def test_audio_shorter_than_one_hop_is_refused_as_too_short(tmp_path: Path) -> None:
+    source = generate(tmp_path / "blip.wav", "sine=f=1000:r=48000:d=0.05")
+    with pytest.raises(AudioInputError, match=r"0\.050 s of audio is too short") as raised:
+        process_file(source, profile=AUDIO, out_dir=tmp_path / "out")
+    assert raised.value.exit_code == 2
+    assert list((tmp_path / "out").iterdir()) == []
