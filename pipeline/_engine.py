@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +122,7 @@ def process(
         input_report = pool.submit(measure, source, niceness=INPUT_METER_NICENESS)
         encoded, attempts = _encode_to_policy(source, prepared, profile, work, progress)
         log.debug("%s: encoded and verified after %.2f s", source.name, time.monotonic() - started)
-        result = ProcessResult(out, _result(input_report), encoded.report, profile_name, attempts)
+        result = ProcessResult(out, input_report.result(), encoded.report, profile_name, attempts)
         os.replace(encoded.path, out)
     log.info(
         "%s → %s: %.1f LUFS, %.1f dBTP, LRA %.1f (%d encode%s)",
@@ -130,10 +130,6 @@ def process(
         attempts, "" if attempts == 1 else "s",
     )  # fmt: skip
     return result
-
-
-def _result(future: Future[LoudnessReport]) -> LoudnessReport:
-    return future.result()
 
 
 @contextmanager
