@@ -32,6 +32,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+# The independent meter the tests use: ffmpeg's ebur128 filter, parsed once.
+from tests.signals import Ebur128 as Loudness  # noqa: E402
+from tests.signals import ffmpeg_ebur128 as measure_ebur128  # noqa: E402
+
+__all__ = [
+    "REPO",
+    "Loudness",
+    "SpeechFile",
+    "default_work_dir",
+    "measure_ebur128",
+    "speech_wav",
+]
+
 TEXTS = [REPO / "app" / "samples" / "bulletin-demo-vi.txt"]
 SHARED_SAMPLES = REPO.parent / "shared" / "samples"
 
@@ -47,15 +63,6 @@ SEED = 20261123
 
 
 @dataclass(frozen=True)
-class Loudness:
-    """What ffmpeg's ``ebur128=peak=true`` reports for a file."""
-
-    lufs: float
-    true_peak_dbtp: float
-    lra: float
-
-
-@dataclass(frozen=True)
 class SpeechFile:
     path: Path
     minutes: int
@@ -64,36 +71,6 @@ class SpeechFile:
 
 def default_work_dir() -> Path:
     return Path(tempfile.gettempdir()) / "loa-bench"
-
-
-def measure_ebur128(path: Path) -> Loudness:
-    """Integrated loudness, true peak and LRA of ``path`` as decoded by ffmpeg.
-
-    ffmpeg's ``ebur128`` filter is a meter independent of Loa's own.
-    """
-    command = [
-        "ffmpeg", "-hide_banner", "-nostats", "-i", str(path),
-        "-filter_complex", "ebur128=peak=true", "-f", "null", "-",
-    ]  # fmt: skip
-    result = subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"ffmpeg ebur128 failed on {path}: {result.stderr[-2000:]}")
-    summary = result.stderr.rpartition("Summary:")[2]
-
-    def field(name: str, unit: str) -> float:
-        found = re.search(rf"^\s*{name}:\s*(-?[\d.]+|-inf)\s*{unit}", summary, re.MULTILINE)
-        if found is None:
-            raise RuntimeError(f"no {name} in ffmpeg's ebur128 summary for {path}")
-        return float(found.group(1))
-
-    return Loudness(
-        lufs=field("I", "LUFS"), true_peak_dbtp=field("Peak", "dBFS"), lra=field("LRA", "LU")
-    )
 
 
 def _texts() -> list[Path]:
