@@ -8,9 +8,12 @@ chunks, so no stage ever holds a whole programme in memory.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import DEVNULL
 
 import numpy as np
 
@@ -21,6 +24,7 @@ from pipeline._tools import FFMPEG_STREAM, ToolProcess
 
 SOURCE_LABEL = "src"
 CHUNK_S = 2.0  # samples are handed on in chunks of this length
+_FOLLOW_POLL_S = 0.002  # ffmpeg writes a 2 s chunk of 48 kHz mono in about 3 ms
 _FLOAT_BYTES = 4
 FALLBACK_SAMPLE_RATE = 48000
 
@@ -55,10 +59,17 @@ class Source:
         return len(self.inputs) == 1 and self.graph == f"[0:a:0]anull[{SOURCE_LABEL}]"
 
     def decode_args(
-        self, filters: Sequence[str], rate: int, channels: int, *, weighted: bool
+        self,
+        filters: Sequence[str],
+        rate: int,
+        channels: int,
+        *,
+        weighted: bool,
+        output: str = "pipe:1",
     ) -> list[str]:
         """ffmpeg arguments that write ``[src]`` through ``filters`` as raw float32 to
-        stdout; ``weighted`` appends a K-weighted copy of every channel."""
+        ``output`` (stdout by default); ``weighted`` appends a K-weighted copy of every
+        channel."""
         # Both branches need the format spelled out before amerge can join them.
         fmt = f"aformat=sample_fmts=flt:sample_rates={rate}:channel_layouts={layout(channels)}"
         graph = f"{self.graph};[{SOURCE_LABEL}]{','.join([*filters, fmt])}"
@@ -71,7 +82,7 @@ class Source:
             *inputs,
             "-filter_complex", f"{graph}[out]",
             "-map", "[out]",
-            "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",
+            "-c:a", "pcm_f32le", "-f", "f32le", "-y", output,
         ]  # fmt: skip
 
 
@@ -99,22 +110,88 @@ def read_samples(
     Returns the number of frames read. A source that ffmpeg cannot decode raises
     ``AudioInputError`` naming it.
     """
-    rate = rate or source.sample_rate
     channels = channels or source.channels
-    frame_bytes = 2 * channels * _FLOAT_BYTES
+
+    def split(both: Samples) -> None:
+        sink(both[:, :channels], both[:, channels:])
+
+    return _stream(source, split, filters, rate, channels, weighted=True, niceness=niceness)
+
+
+def spool_samples(
+    source: Source,
+    path: Path,
+    sink: Callable[[Samples], None],
+    *,
+    filters: Sequence[str],
+    rate: int,
+    channels: int,
+) -> int:
+    """Decode ``source`` through ``filters`` into the raw float32 file ``path`` and hand
+    ``sink`` each (frames, channels) chunk as it lands there; returns the frames written.
+
+    ffmpeg writes the file itself and this process follows it through the page cache:
+    handing the samples over through a pipe instead costs the two of them more in system
+    calls and wake-ups than the filters cost (measured on 12 minutes: 0.7 s of system
+    time against 0.05 s).
+    """
+    frame_bytes = channels * _FLOAT_BYTES
+    chunk_bytes = int(rate * CHUNK_S) * frame_bytes
+    path.write_bytes(b"")  # ffmpeg truncates and writes this same file
+    args = source.decode_args(filters, rate, channels, weighted=False, output=str(path))
+    frames = 0
+    with (
+        path.open("rb") as written,
+        ToolProcess(args, timeout=decode_timeout_s(source.duration_s), stdout=DEVNULL) as tool,
+    ):
+        while True:
+            finished = not tool.running()
+            available = os.fstat(written.fileno()).st_size - frames * frame_bytes
+            ready = available - available % (frame_bytes if finished else chunk_bytes)
+            if ready <= 0:
+                if finished:
+                    break
+                time.sleep(_FOLLOW_POLL_S)
+                continue
+            for _ in range(0, ready, chunk_bytes):
+                count = min(chunk_bytes, ready) // _FLOAT_BYTES
+                ready -= count * _FLOAT_BYTES
+                chunk = np.fromfile(written, dtype="<f4", count=count).reshape(-1, channels)
+                frames += len(chunk)
+                sink(chunk)
+        try:
+            tool.finish()
+        except AudioError as exc:
+            raise _decode_error(source, exc) from exc
+    return frames
+
+
+def _stream(
+    source: Source,
+    sink: Callable[[Samples], None],
+    filters: Sequence[str],
+    rate: int | None,
+    channels: int,
+    *,
+    weighted: bool,
+    niceness: int = 0,
+) -> int:
+    rate = rate or source.sample_rate
+    width = 2 * channels if weighted else channels
+    frame_bytes = width * _FLOAT_BYTES
     chunk_bytes = int(rate * CHUNK_S) * frame_bytes
     frames = 0
-    args = source.decode_args(filters, rate, channels, weighted=True)
+    args = source.decode_args(filters, rate, channels, weighted=weighted)
     timeout = decode_timeout_s(source.duration_s)
     with ToolProcess(args, timeout=timeout, niceness=niceness) as tool:
         leftover = b""
         while data := tool.stdout.read(chunk_bytes):
-            data = leftover + data
+            data = leftover + data if leftover else data
             whole = len(data) - len(data) % frame_bytes
             leftover = data[whole:]
-            both = np.frombuffer(data[:whole], dtype="<f4").reshape(-1, 2 * channels)
-            frames += len(both)
-            sink(both[:, :channels], both[:, channels:])
+            chunk = np.frombuffer(data, dtype="<f4", count=whole // _FLOAT_BYTES)
+            frames += len(chunk) // width
+            sink(chunk.reshape(-1, width))
         try:
             tool.finish()
         except AudioError as exc:

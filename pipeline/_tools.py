@@ -8,6 +8,7 @@ becomes the tool's own Loa error carrying the last lines of its stderr.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import logging
 import os
@@ -26,6 +27,7 @@ from pipeline._errors import AudioError, ToolNotFoundError, TTSError
 log = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 5
+PIPE_BYTES = 1 << 20  # Linux's default /proc/sys/fs/pipe-max-size
 # Every streaming ffmpeg the engine runs. One filter thread: ffmpeg 5.1 splits each
 # biquad across threads frame by frame, and the hand-offs cost three to four times the
 # filtering itself (measured: 4 biquads on 12 minutes of stereo, 5.9 s of CPU with two
@@ -118,6 +120,13 @@ def failure_message(name: str, result: ToolResult) -> str:
     return f"{name} failed with exit code {result.returncode}: {stderr_tail(result.stderr)}"
 
 
+def _widen(pipe: IO[bytes]) -> None:
+    """Give a pipe a larger buffer, so that a tool and its reader overlap their work
+    instead of taking turns: the default 64 KiB holds a fraction of one 2 s chunk."""
+    with contextlib.suppress(OSError, AttributeError):  # F_SETPIPE_SZ is Linux-only
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
 def stderr_tail(stderr: str, lines: int = STDERR_TAIL_LINES) -> str:
     """The last non-empty lines of a tool's stderr, on one line."""
     kept = [line.strip() for line in stderr.splitlines() if line.strip()]
@@ -161,6 +170,9 @@ class ToolProcess:
         if niceness:
             with contextlib.suppress(OSError):
                 os.setpriority(os.PRIO_PROCESS, self.process.pid, niceness)
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                _widen(pipe)
 
     @property
     def stdin(self) -> IO[bytes]:
@@ -182,6 +194,15 @@ class ToolProcess:
             self.kill()
             return
         self.finish()
+
+    def running(self) -> bool:
+        """Whether the tool is still at work; its timeout error once past its deadline."""
+        if self.process.poll() is not None:
+            return False
+        if time.monotonic() > self._deadline:
+            self.kill()
+            raise self.tool.error(f"{self.tool.name} timed out after {self.timeout:.0f} s")
+        return True
 
     def finish(self) -> ToolResult:
         """Wait for the tool; the tool's error if it fails or outlives its deadline."""

@@ -16,10 +16,18 @@ from pathlib import Path
 import numpy as np
 import pyloudnorm
 import pytest
+from numpy.typing import NDArray
 from scipy.signal import resample_poly, sosfilt
 
 from pipeline import TRUE_PEAK_FLOOR_DBTP, LoudnessMeter, LoudnessReport, measure
-from pipeline._meter import k_weighting_sos
+from pipeline._meter import (
+    BLOCK_HOPS,
+    SpectralHops,
+    block_energies,
+    gated_loudness,
+    k_weighting_sos,
+    loudness_range,
+)
 from tests.meter import decode
 from tests.signals import (
     CASES,
@@ -210,3 +218,67 @@ def test_stereo_is_3_01_lu_louder_than_mono(speech_mono: Path, tmp_path: Path) -
     # Each report is rounded to 0.01, so the difference may be off by up to 0.01.
     assert dual.lufs - mono.lufs == pytest.approx(10 * math.log10(2), abs=0.011)
     assert dual.true_peak_dbtp == pytest.approx(mono.true_peak_dbtp, abs=0.011)
+
+
+# --- The first pass's spectral hop energies --------------------------------------------------
+
+
+def _exact_hops(samples: Signal, rate: int) -> NDArray[np.float64]:
+    meter = LoudnessMeter(rate, samples.shape[1], true_peak=False)
+    as_float = samples.astype(np.float32)
+    weighted = sosfilt(k_weighting_sos(rate), samples, axis=0).astype(np.float32)
+    meter.add(as_float, weighted)
+    return meter.hop_energies()
+
+
+def _spectral_hops(samples: Signal, rate: int, chunk: int) -> SpectralHops:
+    hops = SpectralHops(rate, samples.shape[1])
+    as_float = samples.astype(np.float32)
+    for start in range(0, len(as_float), chunk):
+        hops.add(as_float[start : start + chunk])
+    return hops
+
+
+@pytest.mark.parametrize("rate", [48_000, STEREO_RATE])
+def test_spectral_hops_give_the_meters_loudness_and_range(speech_mono: Path, rate: int) -> None:
+    samples = resample_poly(decode(speech_mono).samples, rate, 22_050, axis=0)
+    samples = np.concatenate([samples, 0.3 * samples[::-1]])  # a quieter second half: LRA
+    exact = _exact_hops(samples, rate)
+    spectral = _spectral_hops(samples, rate, 96_000)
+    assert spectral.frames == len(samples)
+    estimate = spectral.hop_energies()
+    assert len(estimate) == len(exact) == len(samples) // round(rate * 0.1)
+    blocks = BLOCK_HOPS
+    expected_lufs = gated_loudness(block_energies(exact, blocks), -10.0)
+    assert expected_lufs > -40.0
+    assert gated_loudness(block_energies(estimate, blocks), -10.0) == pytest.approx(
+        expected_lufs, abs=0.02
+    )
+    assert loudness_range(exact) > 5.0
+    assert loudness_range(estimate) == pytest.approx(loudness_range(exact), abs=0.05)
+    loud = exact > exact.max() * 1e-3
+    differences = 10 * np.log10(estimate[loud] / exact[loud])
+    assert np.percentile(np.abs(differences), 95) < 0.3
+
+
+@pytest.mark.parametrize("hz", [100.0, 997.0, 6000.0, 14000.0])
+def test_spectral_hops_weight_a_steady_tone_as_k_weighting_does(hz: float) -> None:
+    rate = 48_000
+    n = np.arange(rate * 5)
+    samples = (0.25 * np.sin(2 * np.pi * hz * n / rate))[:, None]
+    exact = _exact_hops(samples, rate)[10:]  # after the filters' start
+    estimate = _spectral_hops(samples, rate, 4801).hop_energies()[10:]
+    np.testing.assert_allclose(10 * np.log10(estimate / exact), 0.0, atol=0.02)
+
+
+def test_spectral_hops_weigh_channels_as_bs1770() -> None:
+    rate = 48_000
+    n = np.arange(rate * 2)
+    left = 0.25 * np.sin(2 * np.pi * 997 * n / rate)
+    mono = _spectral_hops(left[:, None], rate, rate).hop_energies()
+    both = _spectral_hops(np.stack([left, left], axis=1), rate, rate).hop_energies()
+    surround = np.zeros((len(n), 6))
+    surround[:, 4] = left  # Ls: weighted 1.41
+    rear = _spectral_hops(surround, rate, rate).hop_energies()
+    np.testing.assert_allclose(both, 2 * mono, rtol=1e-4)
+    np.testing.assert_allclose(rear, 1.41 * mono, rtol=1e-4)
