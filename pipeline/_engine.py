@@ -189,16 +189,7 @@ def _prepare(
     source: Source, profile: AudioProfile, work: Path, progress: Progress | None
 ) -> _Prepared:
     rate, channels = profile.sample_rate, profile.channels
-    # Mix down first, then resample: the resampler then works on fewer channels.
-    filters = [f"aformat=sample_fmts=flt:channel_layouts={layout(channels)}", f"aresample={rate}"]
-    if profile.highpass_hz > 0:
-        filters.append(f"highpass=f={profile.highpass_hz:g}")
-    if profile.phase_rotator:
-        filters += [f"allpass=f={hz}:width_type=q:width=0.7" for hz in PHASE_ROTATOR_HZ]
-    if 0 < profile.lowpass_hz < rate / 2:
-        # Two 2-pole sections: a steep enough band limit that the MP3 encoder's own
-        # low-pass adds little overshoot after the limiter.
-        filters += [f"lowpass=f={profile.lowpass_hz:g}"] * 2
+    meter = SpectralHops(rate, channels)
     meter = SpectralHops(rate, channels)
     detail = _DetailCollector(channels)
     path = work / PREPARED_NAME
@@ -210,6 +201,7 @@ def _prepare(
         if progress is not None and expected:
             progress(meter.frames / expected)
 
+    filters = _preparation_filters(source.sample_rate, profile)
     frames = spool_samples(source, path, analyse, filters=filters, rate=rate, channels=channels)
     if frames == 0:
         raise AudioError(f"{source.name}: holds no audio samples")
@@ -217,6 +209,30 @@ def _prepare(
     plan = make_plan(hops, meter.hop, frames, detail.result(), profile, source.name, rate)
     log.debug("plan for %s: %s", source.name, plan)
     return _Prepared(path, rate, channels, frames, profile.bitrate_kbps, profile.lowpass_hz, plan)
+
+
+def _preparation_filters(source_rate: int, profile: AudioProfile) -> list[str]:
+    """Mix down, resample, high-pass, phase-rotate and band-limit, as ffmpeg filters."""
+    rate, lowpass_hz = profile.sample_rate, profile.lowpass_hz
+    # Mix down first, then resample: the resampler then works on fewer channels.
+    filters = [f"aformat=sample_fmts=flt:channel_layouts={layout(profile.channels)}"]
+    nyquist = min(source_rate, rate) / 2
+    band_limit = 0 < lowpass_hz < nyquist
+    if band_limit and source_rate != rate:
+        # The resampler's own low-pass does it: steeper than filters after it, and free.
+        filters.append(f"aresample={rate}:cutoff={lowpass_hz / nyquist:.5f}")
+        band_limit = False
+    else:
+        filters.append(f"aresample={rate}")
+    if profile.highpass_hz > 0:
+        filters.append(f"highpass=f={profile.highpass_hz:g}")
+    if profile.phase_rotator:
+        filters += [f"allpass=f={hz}:width_type=q:width=0.7" for hz in PHASE_ROTATOR_HZ]
+    if band_limit:
+        # Two 2-pole sections (−6 dB at the limit, as the resampler's is): steep enough
+        # that the MP3 encoder's own low-pass adds little overshoot after the limiter.
+        filters += [f"lowpass=f={lowpass_hz:g}"] * 2
+    return filters
 
 
 class _DetailCollector:
