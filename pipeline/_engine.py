@@ -99,14 +99,33 @@ class ProcessResult:
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    path: Path
+class _Format:
+    """The prepared audio as the encoder takes it, and the MP3 it makes of it."""
+
     rate: int
     channels: int
-    frames: int
     bitrate_kbps: int
     lowpass_hz: float
+
+    @classmethod
+    def of(cls, profile: AudioProfile) -> _Format:
+        return cls(profile.sample_rate, profile.channels, profile.bitrate_kbps, profile.lowpass_hz)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    path: Path
+    format: _Format
+    frames: int
     plan: Plan
+
+    @property
+    def rate(self) -> int:
+        return self.format.rate
+
+    @property
+    def channels(self) -> int:
+        return self.format.channels
 
 
 @dataclass(frozen=True)
@@ -133,10 +152,14 @@ def process(
         # The input's own report is for people, not for the passes: it is measured on
         # whatever CPU the passes leave idle.
         input_report = pool.submit(_measure_in_background, source)
-        prepared = _prepare(source, profile, work, _stage(progress, 0.0, 0.3))
-        log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
-        with encoder_core() as cores:
-            encoded, attempts = _encode_to_policy(source, prepared, profile, work, progress, cores)
+        timeout = 2 * decode_timeout_s(source.duration_s)
+        with _EncodeTools(_Format.of(profile), work, timeout) as tools:
+            prepared = _prepare(source, profile, work, _stage(progress, 0.0, 0.3))
+            log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
+            with encoder_core() as cores:
+                encoded, attempts = _encode_to_policy(
+                    source, prepared, profile, work, progress, cores, tools
+                )
         log.debug("%s: encoded and verified after %.2f s", source.name, time.monotonic() - started)
         result = ProcessResult(out, input_report.result(), encoded.report, profile_name, attempts)
         os.replace(encoded.path, out)
@@ -208,7 +231,7 @@ def _prepare(
     hops = meter.hop_energies()
     plan = make_plan(hops, meter.hop, frames, detail.result(), profile, source.name, rate)
     log.debug("plan for %s: %s", source.name, plan)
-    return _Prepared(path, rate, channels, frames, profile.bitrate_kbps, profile.lowpass_hz, plan)
+    return _Prepared(path, _Format.of(profile), frames, plan)
 
 
 def _preparation_filters(source_rate: int, profile: AudioProfile) -> list[str]:
@@ -267,24 +290,29 @@ def _encode_to_policy(
     work: Path,
     progress: Progress | None,
     cores: CoreSplit | None,
+    tools: _EncodeTools,
 ) -> tuple[_Encoded, int]:
     plan = prepared.plan
     ceiling_dbfs = profile.max_true_peak_dbtp - profile.true_peak_margin_db
-    first = _encode(prepared, plan.gain_db, ceiling_dbfs, work, cores, _stage(progress, 0.3, 1.0))
+    stage = _stage(progress, 0.3, 1.0)
+    first = _encode(prepared, plan.gain_db, ceiling_dbfs, tools, cores, stage)
     problems = policy_problems(first.report, profile)
     if not problems:
         return first, 1
     log.info(
         "%s: first encode missed the policy (%s); correcting once", source.name, "; ".join(problems)
     )
+    first_ceiling_dbfs = ceiling_dbfs
     overshoot = first.report.true_peak_dbtp - profile.max_true_peak_dbtp
     if overshoot > 0:
         ceiling_dbfs -= overshoot + RETRY_CEILING_STEP_DB
-    # What the plan did not foresee (the codec, mostly) stays; the limiter's new share is
-    # simulated again for the lower ceiling.
-    unforeseen = profile.target_lufs - first.report.lufs
-    gain_db = plan.gain_for(ceiling_dbfs, profile.target_lufs) + unforeseen
-    second = _encode(prepared, gain_db, ceiling_dbfs, work, cores, None)
+    gain_db = plan.corrected_gain(
+        (plan.gain_db, first_ceiling_dbfs), first.report.lufs, ceiling_dbfs, profile.target_lufs
+    )
+    (work / ENCODED_NAME).unlink()
+    timeout = 2 * decode_timeout_s((plan.stop - plan.start) / prepared.rate)
+    with _EncodeTools(prepared.format, work, timeout) as again:
+        second = _encode(prepared, gain_db, ceiling_dbfs, again, cores, None)
     problems = policy_problems(second.report, profile)
     if problems:
         raise AudioError(
@@ -293,66 +321,89 @@ def _encode_to_policy(
     return second, 2
 
 
+class _EncodeTools:
+    """The encoder and the decoder that verifies it, started before they are needed: each
+    ffmpeg takes some 60 ms to load, which the first pass hides. They wait for input."""
+
+    def __init__(self, fmt: _Format, work: Path, timeout: float) -> None:
+        self.output = work / ENCODED_NAME
+        self.encoder = ToolProcess(
+            _encoder_args(fmt), timeout=timeout, stdin=subprocess.PIPE, cwd=work
+        )
+        try:
+            self.decoder = ToolProcess(
+                _decoder_args(fmt), timeout=timeout, stdin=self.encoder.stdout
+            )
+        except BaseException:
+            self.encoder.kill()
+            raise
+        self.encoder.stdout.close()  # the decoder holds the read end now
+
+    def __enter__(self) -> _EncodeTools:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.decoder.kill()
+            self.encoder.kill()
+
+
 def _encode(
     prepared: _Prepared,
     gain_db: float,
     ceiling_dbfs: float,
-    work: Path,
+    tools: _EncodeTools,
     cores: CoreSplit | None,
     progress: Progress | None,
 ) -> _Encoded:
-    encoded = work / ENCODED_NAME
-    encoded.unlink(missing_ok=True)
+    """One encode through ``tools``, which must be fresh; ``AudioError`` if a tool fails."""
     meter = LoudnessMeter(prepared.rate, prepared.channels)
+    if cores is not None:
+        pin(tools.encoder.process.pid, cores.encoder)
+    feeder = _Feeder(prepared, gain_db, ceiling_dbfs, tools.encoder.stdin, progress)
+    feeder.start()
     played_frames = prepared.plan.stop - prepared.plan.start
-    timeout = decode_timeout_s((prepared.plan.stop - prepared.plan.start) / prepared.rate)
-    encoder_args = _encoder_args(prepared)
-    with ToolProcess(encoder_args, timeout=timeout, stdin=subprocess.PIPE, cwd=work) as encoder:
-        if cores is not None:
-            pin(encoder.process.pid, cores.encoder)
-        with ToolProcess(_decoder_args(prepared), timeout=timeout, stdin=encoder.stdout) as decoder:
-            encoder.stdout.close()  # the decoder holds the read end now
-            feeder = _Feeder(prepared, gain_db, ceiling_dbfs, encoder.stdin, progress)
-            feeder.start()
-            _meter_stream(decoder.stdout, meter, prepared.channels, played_frames)
-            feeder.join()
-            decoder.finish()
-        encoder.finish()
-    return _Encoded(encoded, meter.report())
+    _meter_stream(tools.decoder.stdout, meter, prepared.channels, played_frames)
+    feeder.join()
+    tools.decoder.finish()
+    tools.encoder.finish()
+    return _Encoded(tools.output, meter.report())
 
 
-def _encoder_args(prepared: _Prepared) -> list[str]:
+def _encoder_args(fmt: _Format) -> list[str]:
     """LAME CBR; the tee muxer writes the file (seekable: it gets its LAME/Xing header)
     and the same packets to stdout for the verifying decoder. Bytes depend on the audio
     alone: no tags, no encoder version."""
     return [
         *FFMPEG_STREAM,
-        "-f", "f32le", "-ar", str(prepared.rate), "-ac", str(prepared.channels), "-i", "pipe:0",
+        "-f", "f32le", "-ar", str(fmt.rate), "-ac", str(fmt.channels), "-i", "pipe:0",
         "-map", "0:a",
-        "-c:a", "libmp3lame", "-b:a", f"{prepared.bitrate_kbps}k", *_cutoff_args(prepared),
+        "-c:a", "libmp3lame", "-b:a", f"{fmt.bitrate_kbps}k", *_cutoff_args(fmt),
         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
         "-f", "tee",
         f"[f=mp3:id3v2_version=0]file\\:{ENCODED_NAME}|[f=mp3:id3v2_version=0]pipe\\:1",
     ]  # fmt: skip
 
 
-def _cutoff_args(prepared: _Prepared) -> list[str]:
+def _cutoff_args(fmt: _Format) -> list[str]:
     """Tell LAME where the prepared audio's band ends: it then spends no effort on the
     empty bands above (7 % less encoding time on speech), and its own low-pass, which
     runs after our limiter, no longer cuts into the band we kept."""
-    if 0 < prepared.lowpass_hz < prepared.rate / 2:
-        return ["-cutoff", str(round(prepared.lowpass_hz))]
+    if 0 < fmt.lowpass_hz < fmt.rate / 2:
+        return ["-cutoff", str(round(fmt.lowpass_hz))]
     return []
 
 
-def _decoder_args(prepared: _Prepared) -> list[str]:
+def _decoder_args(fmt: _Format) -> list[str]:
     """Decode the MP3 packets; each frame carries its channels plain, then K-weighted."""
-    k_weighting = ",".join(k_weighting_filters(prepared.rate))
-    fmt = (
-        f"aformat=sample_fmts=flt:sample_rates={prepared.rate}"
-        f":channel_layouts={layout(prepared.channels)}"
+    k_weighting = ",".join(k_weighting_filters(fmt.rate))
+    to_float = (
+        f"aformat=sample_fmts=flt:sample_rates={fmt.rate}:channel_layouts={layout(fmt.channels)}"
     )
-    graph = f"{fmt},asplit=2[plain][tap];[tap]{k_weighting},{fmt}[k];[plain][k]amerge=inputs=2"
+    graph = (
+        f"{to_float},asplit=2[plain][tap];[tap]{k_weighting},{to_float}[k];"
+        "[plain][k]amerge=inputs=2"
+    )
     return [
         *FFMPEG_STREAM,
         "-f", "mp3", "-i", "pipe:0",

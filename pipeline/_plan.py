@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from config import AudioProfile
-from pipeline._errors import AudioInputError
+from pipeline._errors import AudioError, AudioInputError
 from pipeline._limiter import BlockSmoother
 from pipeline._meter import (
     BLOCK_HOPS,
@@ -50,6 +50,7 @@ GAIN_STEPS = 8
 SIMULATION_SLICE = 1 << 18  # blocks simulated at a time
 GAIN_AIM_LU = 0.02
 MIN_SLOPE = 0.15
+MAX_STEP_DB = 12.0  # a limiter that holds the loudness down must not send the gain to infinity
 # The encoded clip reads a little quieter than the plan: MP3 at 64 kbps takes ~0.4 LU
 # off speech (measured on espeak-ng speech, whose pulses suffer most).
 CODEC_ALLOWANCE_DB = 0.4
@@ -83,12 +84,24 @@ class Plan:
     def is_flat(self) -> bool:
         return not np.any(self.level_db)
 
-    def gain_for(self, ceiling_dbfs: float, target_lufs: float) -> float:
-        """The gain that reaches ``target_lufs`` with the limiter at ``ceiling_dbfs``."""
+    def corrected_gain(
+        self,
+        first: tuple[float, float],
+        measured_lufs: float,
+        ceiling_dbfs: float,
+        target_lufs: float,
+    ) -> float:
+        """The gain for a second encode at ``ceiling_dbfs``, after a first at ``first``
+        (gain, ceiling) measured ``measured_lufs``: what the first lost beyond the
+        simulation's prediction (the codec's share) is allowed for exactly."""
+        first_gain_db, first_ceiling_dbfs = first
         if self.simulation is None:
-            return self.gain_db
-        self.simulation.ceiling = 10.0 ** (ceiling_dbfs / 20.0)
-        return self.simulation.solve(self.gain_db, target_lufs)[0] + CODEC_ALLOWANCE_DB
+            return first_gain_db + target_lufs - measured_lufs
+        simulation = self.simulation
+        simulation.ceiling = 10.0 ** (first_ceiling_dbfs / 20.0)
+        unforeseen = simulation.loudness(first_gain_db) - measured_lufs
+        simulation.ceiling = 10.0 ** (ceiling_dbfs / 20.0)
+        return simulation.solve(first_gain_db, target_lufs + unforeseen)[0]
 
 
 def make_plan(
@@ -123,6 +136,13 @@ def make_plan(
     if len(kept) >= BLOCK_HOPS and len(detail.peaks):
         simulation = _LimiterSimulation(hops, hop, level_db, detail, profile, rate, (start, stop))
         gain_db, predicted = simulation.solve(gain_db, profile.target_lufs)
+        if predicted < profile.target_lufs - profile.tolerance_lu:
+            ceiling = profile.max_true_peak_dbtp - profile.true_peak_margin_db
+            raise AudioError(
+                f"{name}: cannot reach {profile.target_lufs:g} LUFS with peaks held under "
+                f"{ceiling:g} dBTP: the limiter would hold it at {predicted:.1f} LUFS "
+                f"(check the profile's target_lufs, max_true_peak_dbtp and true_peak_margin_db)"
+            )
     gain_db += CODEC_ALLOWANCE_DB
     if gain_db > MAX_GAIN_DB:
         raise AudioInputError(
@@ -282,7 +302,7 @@ class _LimiterSimulation:
             error = target - loudness
             if abs(error) <= GAIN_AIM_LU:
                 break
-            step = error / slope
+            step = min(max(error / slope, -MAX_STEP_DB), MAX_STEP_DB)
             next_loudness = self.loudness(gain_db + step)
             slope = min(max((next_loudness - loudness) / step, MIN_SLOPE), 1.0)
             gain_db, loudness = gain_db + step, next_loudness

@@ -392,6 +392,52 @@ def test_the_same_input_gives_the_same_bytes(
     assert first.path.read_bytes() == second.path.read_bytes()
 
 
+def test_a_first_encode_that_misses_is_corrected_once(
+    work: Path, speech_5s: Path, profile: AudioProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The plan expects the codec to take 3 dB: the first encode comes out far too loud.
+    monkeypatch.setattr("pipeline._plan.CODEC_ALLOWANCE_DB", 3.0)
+    folder = work / "corrected"
+    folder.mkdir()
+
+    result = process(speech_5s, folder / "out.mp3", profile)
+
+    assert result.attempts == 2
+    decoded = decode(result.path)
+    assert integrated_lufs(decoded) == pytest.approx(profile.target_lufs, abs=0.5)
+    assert true_peak_dbtp(decoded) <= profile.max_true_peak_dbtp
+    assert sorted(path.name for path in folder.iterdir()) == ["out.mp3"]
+
+
+def test_a_second_miss_is_an_error_and_writes_nothing(
+    work: Path, speech_5s: Path, profile: AudioProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first encode misses (see above), and a correction 6 dB off makes the second miss.
+    monkeypatch.setattr("pipeline._plan.CODEC_ALLOWANCE_DB", 3.0)
+    monkeypatch.setattr("pipeline._plan.Plan.corrected_gain", lambda plan, *_: plan.gain_db + 6.0)
+    folder = work / "missed"
+    folder.mkdir()
+
+    with pytest.raises(pipeline.AudioError, match=r"after 2 encodes: integrated loudness"):
+        process(speech_5s, folder / "out.mp3", profile)
+
+    assert list(folder.iterdir()) == []
+
+
+def test_a_target_the_ceiling_makes_unreachable_is_refused_before_encoding(
+    work: Path, speech_5s: Path, profile: AudioProfile
+) -> None:
+    # Speech cannot be −16 LUFS with no peak above −27.5 dBTP: the limiter holds it down.
+    impossible = profile.model_copy(update={"max_true_peak_dbtp": -26.0})
+    folder = work / "unreachable"
+    folder.mkdir()
+
+    with pytest.raises(pipeline.AudioError, match=r"cannot reach -16 LUFS .* under -27.5 dBTP"):
+        process(speech_5s, folder / "out.mp3", impossible)
+
+    assert list(folder.iterdir()) == []
+
+
 # --- Through the `loa` command ------------------------------------------------------------
 
 
