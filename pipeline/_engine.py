@@ -55,7 +55,8 @@ from pipeline._meter import (
 )
 from pipeline._plan import DETAIL_BLOCK, Detail, Plan, make_plan
 from pipeline._policy import policy_problems
-from pipeline._source import CHUNK_S, Source, layout, spool_samples
+from pipeline._source import CHUNK_S, Source, layout
+from pipeline._spool import spool_samples
 from pipeline._tools import FFMPEG_STREAM, ToolProcess
 
 log = logging.getLogger(__name__)
@@ -212,26 +213,68 @@ def _prepare(
     source: Source, profile: AudioProfile, work: Path, progress: Progress | None
 ) -> _Prepared:
     rate, channels = profile.sample_rate, profile.channels
-    meter = SpectralHops(rate, channels)
-    meter = SpectralHops(rate, channels)
-    detail = _DetailCollector(channels)
     path = work / PREPARED_NAME
     expected = (source.duration_s or 0.0) * rate
 
-    def analyse(samples: Samples) -> None:
-        meter.add(samples)
-        detail.add(samples)
-        if progress is not None and expected:
-            progress(meter.frames / expected)
+    def new_analysis() -> _Analysis:
+        return _Analysis(rate, channels, progress if expected else None, expected)
 
     filters = _preparation_filters(source.sample_rate, profile)
-    frames = spool_samples(source, path, analyse, filters=filters, rate=rate, channels=channels)
+    frames, analysis = spool_samples(
+        source, path, new_analysis, filters=filters, rate=rate, channels=channels
+    )
     if frames == 0:
         raise AudioError(f"{source.name}: holds no audio samples")
-    hops = meter.hop_energies()
-    plan = make_plan(hops, meter.hop, frames, detail.result(), profile, source.name, rate)
+    hops, detail = analysis.hop_energies(), analysis.detail()
+    plan = make_plan(hops, analysis.hop, frames, detail, profile, source.name, rate)
     log.debug("plan for %s: %s", source.name, plan)
     return _Prepared(path, _Format.of(profile), frames, plan)
+
+
+class _Analysis:
+    """The first pass's measurements, part by part (see :mod:`pipeline._spool`)."""
+
+    def __init__(
+        self, rate: int, channels: int, progress: Progress | None, expected_frames: float
+    ) -> None:
+        self.rate = rate
+        self.channels = channels
+        self.hop = SpectralHops(rate, channels).hop
+        self._parts: dict[int, tuple[SpectralHops, _DetailCollector]] = {}
+        self._progress = progress
+        self._expected = expected_frames
+        self._frames = 0
+
+    def add(self, part: int, samples: Samples) -> None:
+        if part not in self._parts:
+            self._parts[part] = (
+                SpectralHops(self.rate, self.channels),
+                _DetailCollector(self.channels),
+            )
+        hops, detail = self._parts[part]
+        hops.add(samples)
+        detail.add(samples)
+        self._frames += len(samples)
+        if self._progress is not None:
+            self._progress(self._frames / self._expected)
+
+    def hop_energies(self) -> NDArray[np.float64]:
+        """Every part's hops in order (a part before the last holds whole hops only)."""
+        return _joined([hops.hop_energies() for hops, _ in self._in_order()], np.float64)
+
+    def detail(self) -> Detail:
+        details = [detail.result() for _, detail in self._in_order()]
+        return Detail(
+            _joined([d.peaks for d in details], np.float32),
+            _joined([d.energies for d in details], np.float32),
+        )
+
+    def _in_order(self) -> list[tuple[SpectralHops, _DetailCollector]]:
+        return [self._parts[part] for part in sorted(self._parts)]
+
+
+def _joined(arrays: list[NDArray[Any]], dtype: type) -> NDArray[Any]:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
 
 
 def _preparation_filters(source_rate: int, profile: AudioProfile) -> list[str]:
