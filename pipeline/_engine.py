@@ -150,19 +150,14 @@ def process(
     with _work_dir(out.parent) as work, ThreadPoolExecutor(1, "loa-input-meter") as pool:
         _require_space(source, profile, work)
         started = time.monotonic()
-        # The input's own report is for people, not for the passes: it is measured on
-        # whatever CPU the passes leave idle.
-        input_report = pool.submit(_measure_in_background, source)
-        timeout = 2 * decode_timeout_s(source.duration_s)
-        with _EncodeTools(_Format.of(profile), work, timeout) as tools:
-            prepared = _prepare(source, profile, work, _stage(progress, 0.0, 0.3))
-            log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
-            with encoder_core() as cores:
-                encoded, attempts = _encode_to_policy(
-                    source, prepared, profile, work, progress, cores, tools
-                )
+        input_meter = _InputMeter(pool, source)
+        try:
+            encoded, attempts = _two_passes(source, profile, work, progress)
+        except BaseException:
+            input_meter.cancel()
+            raise
         log.debug("%s: encoded and verified after %.2f s", source.name, time.monotonic() - started)
-        result = ProcessResult(out, input_report.result(), encoded.report, profile_name, attempts)
+        result = ProcessResult(out, input_meter.report(), encoded.report, profile_name, attempts)
         os.replace(encoded.path, out)
     log.info(
         "%s → %s: %.1f LUFS, %.1f dBTP, LRA %.1f (%d encode%s)",
@@ -172,10 +167,38 @@ def process(
     return result
 
 
-def _measure_in_background(source: Source) -> LoudnessReport:
-    with contextlib.suppress(OSError):  # this thread only (Linux threads are tasks)
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INPUT_METER_NICENESS)
-    return measure(source, niceness=INPUT_METER_NICENESS)
+def _two_passes(
+    source: Source, profile: AudioProfile, work: Path, progress: Progress | None
+) -> tuple[_Encoded, int]:
+    started = time.monotonic()
+    timeout = 2 * decode_timeout_s(source.duration_s)
+    decoded = _decode(source, profile, work, _stage(progress, 0.0, 0.3))
+    # The encoder and its verifier load while the plan is made.
+    with _EncodeTools(_Format.of(profile), work, timeout) as tools:
+        prepared = _plan(source, decoded, profile)
+        log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
+        with encoder_core() as cores:
+            return _encode_to_policy(source, prepared, profile, work, progress, cores, tools)
+
+
+class _InputMeter:
+    """The input's own report, which is for people, not for the passes: measured from the
+    start on whatever CPU the passes leave idle, and stopped if the processing fails."""
+
+    def __init__(self, pool: ThreadPoolExecutor, source: Source) -> None:
+        self._cancelled = threading.Event()
+        self._report = pool.submit(self._measure, source)
+
+    def _measure(self, source: Source) -> LoudnessReport:
+        with contextlib.suppress(OSError):  # this thread only (Linux threads are tasks)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INPUT_METER_NICENESS)
+        return measure(source, niceness=INPUT_METER_NICENESS, cancelled=self._cancelled)
+
+    def report(self) -> LoudnessReport:
+        return self._report.result()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
 
 
 @contextmanager
@@ -209,9 +232,18 @@ def _stage(progress: Progress | None, start: float, end: float) -> Progress | No
 # --- pass 1: prepare --------------------------------------------------------------------
 
 
-def _prepare(
+@dataclass(frozen=True)
+class _Decoded:
+    """The first pass's scratch file and what was measured on the way."""
+
+    path: Path
+    frames: int
+    analysis: _Analysis
+
+
+def _decode(
     source: Source, profile: AudioProfile, work: Path, progress: Progress | None
-) -> _Prepared:
+) -> _Decoded:
     rate, channels = profile.sample_rate, profile.channels
     path = work / PREPARED_NAME
     expected = (source.duration_s or 0.0) * rate
@@ -225,10 +257,15 @@ def _prepare(
     )
     if frames == 0:
         raise AudioError(f"{source.name}: holds no audio samples")
-    hops, detail = analysis.hop_energies(), analysis.detail()
-    plan = make_plan(hops, analysis.hop, frames, detail, profile, source.name, rate)
+    return _Decoded(path, frames, analysis)
+
+
+def _plan(source: Source, decoded: _Decoded, profile: AudioProfile) -> _Prepared:
+    analysis = decoded.analysis
+    hops, detail, rate = analysis.hop_energies(), analysis.detail(), profile.sample_rate
+    plan = make_plan(hops, analysis.hop, decoded.frames, detail, profile, source.name, rate)
     log.debug("plan for %s: %s", source.name, plan)
-    return _Prepared(path, _Format.of(profile), frames, plan)
+    return _Prepared(decoded.path, _Format.of(profile), decoded.frames, plan)
 
 
 class _Analysis:
@@ -366,7 +403,7 @@ def _encode_to_policy(
 
 class _EncodeTools:
     """The encoder and the decoder that verifies it, started before they are needed: each
-    ffmpeg takes some 60 ms to load, which the first pass hides. They wait for input."""
+    ffmpeg takes some 60 ms to load, hidden behind the planning. They wait for input."""
 
     def __init__(self, fmt: _Format, work: Path, timeout: float) -> None:
         self.output = work / ENCODED_NAME

@@ -10,6 +10,7 @@ ffmpeg's ``ebur128=peak=true`` filter (integrated loudness, true peak, loudness 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from numpy.typing import NDArray
 from scipy.signal import resample_poly, sosfilt
 
-from pipeline import TRUE_PEAK_FLOOR_DBTP, LoudnessMeter, LoudnessReport, measure
+from pipeline import TRUE_PEAK_FLOOR_DBTP, AudioError, LoudnessMeter, LoudnessReport, measure
 from pipeline._meter import (
     BLOCK_HOPS,
     SpectralHops,
@@ -282,3 +283,11 @@ def test_spectral_hops_weigh_channels_as_bs1770() -> None:
     rear = _spectral_hops(surround, rate, rate).hop_energies()
     np.testing.assert_allclose(both, 2 * mono, rtol=1e-4)
     np.testing.assert_allclose(rear, 1.41 * mono, rtol=1e-4)
+
+
+def test_a_cancelled_measurement_stops_with_an_error(speech_mono: Path) -> None:
+    cancelled = threading.Event()
+    cancelled.set()
+    with pytest.raises(AudioError, match="measurement cancelled"):
+        measure(speech_mono, cancelled=cancelled)
+    assert measure(speech_mono, cancelled=threading.Event()).lufs > -40.0
