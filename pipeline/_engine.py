@@ -57,7 +57,7 @@ from pipeline._plan import DETAIL_BLOCK, Detail, Plan, make_plan
 from pipeline._policy import policy_problems
 from pipeline._source import CHUNK_S, Source, layout
 from pipeline._spool import spool_samples
-from pipeline._tools import FFMPEG_STREAM, ToolProcess
+from pipeline._tools import FFMPEG_STREAM, UNFLUSHED, ToolProcess
 
 log = logging.getLogger(__name__)
 
@@ -461,7 +461,8 @@ def _encoder_args(fmt: _Format) -> list[str]:
         "-c:a", "libmp3lame", "-b:a", f"{fmt.bitrate_kbps}k", *_cutoff_args(fmt),
         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
         "-f", "tee",
-        f"[f=mp3:id3v2_version=0]file\\:{ENCODED_NAME}|[f=mp3:id3v2_version=0]pipe\\:1",
+        # flush_packets=0: see UNFLUSHED.
+        f"[f=mp3:id3v2_version=0]file\\:{ENCODED_NAME}|[f=mp3:id3v2_version=0:flush_packets=0]pipe\\:1",
     ]  # fmt: skip
 
 
@@ -488,7 +489,7 @@ def _decoder_args(fmt: _Format) -> list[str]:
         *FFMPEG_STREAM,
         "-f", "mp3", "-i", "pipe:0",
         "-filter_complex", f"[0:a]{graph}[out]", "-map", "[out]",
-        "-c:a", "pcm_f32le", "-f", "f32le", "pipe:1",
+        "-c:a", "pcm_f32le", *UNFLUSHED, "-f", "f32le", "pipe:1",
     ]  # fmt: skip
 
 

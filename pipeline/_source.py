@@ -17,7 +17,7 @@ import numpy as np
 from pipeline._errors import AudioError, AudioInputError
 from pipeline._media import decode_timeout_s, media_url, probe_audio
 from pipeline._meter import Samples, k_weighting_filters
-from pipeline._tools import FFMPEG_STREAM, ToolProcess
+from pipeline._tools import FFMPEG_STREAM, UNFLUSHED, ToolProcess
 
 SOURCE_LABEL = "src"
 CHUNK_S = 2.0  # samples are handed on in chunks of this length
@@ -88,7 +88,7 @@ class Source:
             *inputs,
             "-filter_complex", f"{graph}[out]",
             "-map", "[out]",
-            "-c:a", "pcm_f32le", "-f", "f32le", "-y", output,
+            "-c:a", "pcm_f32le", *UNFLUSHED, "-f", "f32le", "-y", output,
         ]  # fmt: skip
 
 
