@@ -7,8 +7,8 @@ work (measured on 12 minutes of speech, 2 cores: 4.98 s against 3.93 s alone). P
 to one core, with everything else on the others, it takes 4.1 s.
 
 Pinning needs two cores that no other encode in this process has taken; otherwise
-nothing is pinned. The calling thread's own CPU set (inherited by the threads it starts
-and the tools it runs) is narrowed for the duration and restored after.
+nothing is pinned. A thread's own CPU set (inherited by the threads it starts and the
+tools it runs) is narrowed while it works beside the encoder and restored after.
 """
 
 from __future__ import annotations
@@ -38,26 +38,35 @@ class CoreSplit:
 
 @contextmanager
 def encoder_core() -> Iterator[CoreSplit | None]:
-    """Reserve a CPU for one encoder and move the calling thread off it; ``None`` when
-    fewer than two CPUs are free."""
+    """Reserve a CPU for one encoder for the duration; ``None`` when fewer than two CPUs
+    are free. Nothing moves until :func:`kept_off` and :func:`pin` say so."""
     split = _reserve()
+    try:
+        yield split
+    finally:
+        if split is not None:
+            _release(split)
+
+
+@contextmanager
+def kept_off(split: CoreSplit | None) -> Iterator[None]:
+    """Keep the calling thread, and the threads and tools it starts meanwhile, off the
+    encoder's CPU; its CPU set is restored after."""
     if split is None:
-        yield None
+        yield
         return
     before = os.sched_getaffinity(0)
     try:
         os.sched_setaffinity(0, split.others)
     except OSError as exc:
         log.debug("cannot narrow this thread to CPUs %s: %s", sorted(split.others), exc)
-        _release(split)
-        yield None
+        yield
         return
     try:
-        yield split
+        yield
     finally:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, before)
-        _release(split)
 
 
 def pin(pid: int, cpus: frozenset[int]) -> None:

@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from config import DEFAULT_AUDIO_PROFILE, AudioProfile
-from pipeline._affinity import CoreSplit, encoder_core, pin
+from pipeline._affinity import CoreSplit, encoder_core, kept_off, pin
 from pipeline._errors import AudioError
 from pipeline._limiter import BLOCK, TruePeakLimiter
 from pipeline._loudness import measure
@@ -150,12 +150,13 @@ def process(
     with _work_dir(out.parent) as work, ThreadPoolExecutor(1, "loa-input-meter") as pool:
         _require_space(source, profile, work)
         started = time.monotonic()
-        input_meter = _InputMeter(pool, source)
-        try:
-            encoded, attempts = _two_passes(source, profile, work, progress)
-        except BaseException:
-            input_meter.cancel()
-            raise
+        with encoder_core() as cores:
+            input_meter = _InputMeter(pool, source, cores)
+            try:
+                encoded, attempts = _two_passes(source, profile, work, progress, cores)
+            except BaseException:
+                input_meter.cancel()
+                raise
         log.debug("%s: encoded and verified after %.2f s", source.name, time.monotonic() - started)
         result = ProcessResult(out, input_meter.report(), encoded.report, profile_name, attempts)
         os.replace(encoded.path, out)
@@ -168,7 +169,11 @@ def process(
 
 
 def _two_passes(
-    source: Source, profile: AudioProfile, work: Path, progress: Progress | None
+    source: Source,
+    profile: AudioProfile,
+    work: Path,
+    progress: Progress | None,
+    cores: CoreSplit | None,
 ) -> tuple[_Encoded, int]:
     started = time.monotonic()
     timeout = 2 * decode_timeout_s(source.duration_s)
@@ -177,7 +182,7 @@ def _two_passes(
     with _EncodeTools(_Format.of(profile), work, timeout) as tools:
         prepared = _plan(source, decoded, profile)
         log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
-        with encoder_core() as cores:
+        with kept_off(cores):
             return _encode_to_policy(source, prepared, profile, work, progress, cores, tools)
 
 
@@ -185,14 +190,15 @@ class _InputMeter:
     """The input's own report, which is for people, not for the passes: measured from the
     start on whatever CPU the passes leave idle, and stopped if the processing fails."""
 
-    def __init__(self, pool: ThreadPoolExecutor, source: Source) -> None:
+    def __init__(self, pool: ThreadPoolExecutor, source: Source, cores: CoreSplit | None) -> None:
         self._cancelled = threading.Event()
-        self._report = pool.submit(self._measure, source)
+        self._report = pool.submit(self._measure, source, cores)
 
-    def _measure(self, source: Source) -> LoudnessReport:
+    def _measure(self, source: Source, cores: CoreSplit | None) -> LoudnessReport:
         with contextlib.suppress(OSError):  # this thread only (Linux threads are tasks)
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), INPUT_METER_NICENESS)
-        return measure(source, niceness=INPUT_METER_NICENESS, cancelled=self._cancelled)
+        with kept_off(cores):  # never in the encoder's way
+            return measure(source, niceness=INPUT_METER_NICENESS, cancelled=self._cancelled)
 
     def report(self) -> LoudnessReport:
         return self._report.result()

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from pipeline._affinity import encoder_core, pin
+from pipeline._affinity import encoder_core, kept_off, pin
 
 CPUS = os.sched_getaffinity(0)
 pytestmark = pytest.mark.skipif(len(CPUS) < 2, reason="needs two CPUs")
@@ -20,6 +20,9 @@ def test_the_encoder_core_is_kept_from_this_thread_and_given_back() -> None:
         assert len(split.encoder) == 1
         assert split.encoder | split.others == CPUS
         assert not split.encoder & split.others
+        assert os.sched_getaffinity(0) == CPUS  # reserving moves nothing
+    with encoder_core() as split, kept_off(split):
+        assert split is not None
         assert os.sched_getaffinity(0) == split.others
         seen: list[set[int]] = []
         worker = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0)))
@@ -30,7 +33,7 @@ def test_the_encoder_core_is_kept_from_this_thread_and_given_back() -> None:
 
 
 def test_a_process_pinned_to_the_encoder_core_runs_there() -> None:
-    with encoder_core() as split, subprocess.Popen(["sleep", "5"]) as child:
+    with encoder_core() as split, kept_off(split), subprocess.Popen(["sleep", "5"]) as child:
         assert split is not None
         try:
             assert os.sched_getaffinity(child.pid) == split.others  # as its parent thread
@@ -66,7 +69,7 @@ def test_a_thread_held_to_one_cpu_pins_nothing() -> None:
 
     def on_one_cpu() -> None:
         os.sched_setaffinity(0, {min(CPUS)})
-        with encoder_core() as split:
+        with encoder_core() as split, kept_off(split):
             outcome.append(split)
         outcome.append(os.sched_getaffinity(0))
 
