@@ -581,7 +581,9 @@ class _Feeder(threading.Thread):
             block_gains = level * self.limiter.gains(frames[: hi - lo], level)
             keep_from, keep_to = max(first, plan.start), last
             positions = np.arange(keep_from, keep_to, dtype=np.float64)
-            gains = np.interp(positions, centres, block_gains) * _fades(positions, plan, self.fade)
+            gains = np.interp(positions, centres, block_gains)
+            if keep_from < plan.start + self.fade or keep_to > plan.stop - self.fade:
+                gains *= _fades(positions, plan, self.fade)
             shaped = frames[keep_from - lo : keep_to - lo] * gains.astype(np.float32)[:, None]
             self.sink.write(shaped.tobytes())
             if self.progress is not None:
@@ -591,10 +593,7 @@ class _Feeder(threading.Thread):
 def _fades(positions: NDArray[np.float64], plan: Plan, fade: int) -> NDArray[np.float64]:
     """Raised-cosine fades over the first and last ``fade`` frames kept; 1 elsewhere."""
     ramp = np.minimum(positions - plan.start + 0.5, plan.stop - positions - 0.5) / fade
-    ramp = np.clip(ramp, 0.0, 1.0)
-    if ramp.min() >= 1.0:
-        return ramp
-    return 0.5 - 0.5 * np.cos(np.pi * ramp)
+    return 0.5 - 0.5 * np.cos(np.pi * np.clip(ramp, 0.0, 1.0))
 
 
 def _read_frames(source: IO[bytes], prepared: _Prepared, first: int, last: int) -> Samples:
