@@ -149,25 +149,32 @@ class _Interpolator:
         self.bound = float(np.abs(self.phases).sum(axis=0).max())  # the largest Σ|h| of a phase
         self.context = TAPS_PER_PHASE  # frames of context each side of an interpolated frame
 
-    def peak(self, rows: NDArray[np.float32], start: int, stop: int) -> float:
-        """max |interpolated| over frames ``start..stop`` of ``rows`` (channels, frames);
-        ``rows`` must hold ``context`` frames before ``start`` and after ``stop``.
+    def peak(
+        self, rows: NDArray[np.float32], starts: NDArray[np.intp], lengths: NDArray[np.intp]
+    ) -> float:
+        """max |interpolated| over frames ``starts[i]`` to ``starts[i] + lengths[i]`` of
+        ``rows`` (channels, frames), for all ``i`` at once; ``rows`` must hold ``context``
+        frames before each start and after each end.
 
-        Each phase is a sum of shifted, scaled copies of the signal: contiguous vector
-        arithmetic, several times faster here than a convolution or a strided product.
-        Phase 0 lands on the samples themselves, which the caller counts already.
+        The stretches are gathered side by side into one array, and each phase is a sum
+        of shifted, scaled copies of it: a few large vector operations, not a few per
+        stretch. Phase 0 lands on the samples themselves, which the caller counts already.
         """
-        count = stop - start
-        first = start + round(self.delay) - TAPS_PER_PHASE + 1  # window of the first output
+        width = int(lengths.max())
+        first = round(self.delay) - TAPS_PER_PHASE + 1  # window of the first output
+        span = np.arange(width + TAPS_PER_PHASE - 1) + first
+        limit = rows.shape[1] - 1  # a short stretch's unused tail may run past the end
+        windows = rows[:, np.minimum(starts[:, None] + span[None, :], limit)]
+        outside = np.arange(width)[None, :] >= lengths[:, None]
         peak = 0.0
-        for signal in rows:
-            for phase in range(1, OVERSAMPLING):
-                total = np.zeros(count, dtype=np.float32)
-                for tap, weight in enumerate(self.phases[:, phase].tolist()):
-                    if weight:
-                        offset = first + tap
-                        total += weight * signal[offset : offset + count]
-                peak = max(peak, float(np.abs(total).max(initial=0.0)))
+        for phase in range(1, OVERSAMPLING):
+            total = np.zeros((rows.shape[0], len(starts), width), dtype=np.float32)
+            for tap, weight in enumerate(self.phases[:, phase].tolist()):
+                if weight:
+                    total += weight * windows[:, :, tap : tap + width]
+            magnitude = np.abs(total)
+            magnitude[:, outside] = 0.0
+            peak = max(peak, float(magnitude.max(initial=0.0)))
         return peak
 
 
@@ -202,12 +209,16 @@ class _TruePeak:
         rows = self._pending
         magnitude = np.abs(rows).max(axis=0)
         self.peak = max(self.peak, float(magnitude[context : context + count].max()))
-        for start, stop in self._candidates(magnitude, count):
-            self.peak = max(self.peak, _INTERPOLATOR.peak(rows, start, stop))
+        starts, lengths = self._candidates(magnitude, count)
+        if len(starts):
+            self.peak = max(self.peak, _INTERPOLATOR.peak(rows, starts, lengths))
         self._pending = rows[:, count:]
 
-    def _candidates(self, magnitude: NDArray[np.float32], count: int) -> list[tuple[int, int]]:
-        """Runs of sub-blocks whose neighbourhood bound could beat the peak so far.
+    def _candidates(
+        self, magnitude: NDArray[np.float32], count: int
+    ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Starts and lengths of the sub-blocks whose neighbourhood bound could beat the
+        peak so far.
 
         A sub-block's interpolated values depend on ``context`` frames either side, fewer
         than a sub-block, so its neighbours' maxima bound them.
@@ -222,15 +233,9 @@ class _TruePeak:
         padded = np.concatenate([[before], core, [after]])
         bound = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
         hot = np.flatnonzero(bound * _INTERPOLATOR.bound > self.peak)
-        runs: list[tuple[int, int]] = []
-        for block in hot.tolist():
-            start = context + block * _SUBBLOCK
-            stop = min(start + _SUBBLOCK, context + count)
-            if runs and runs[-1][1] == start:
-                runs[-1] = (runs[-1][0], stop)
-            else:
-                runs.append((start, stop))
-        return runs
+        starts = context + hot * _SUBBLOCK
+        lengths = np.minimum(_SUBBLOCK, context + count - starts)
+        return starts, lengths
 
 
 def _magnitude(frames: Samples) -> NDArray[np.float32]:
