@@ -177,13 +177,11 @@ def _two_passes(
 ) -> tuple[_Encoded, int]:
     started = time.monotonic()
     timeout = 2 * decode_timeout_s(source.duration_s)
-    decoded = _decode(source, profile, work, _stage(progress, 0.0, 0.3))
-    # The encoder and its verifier load while the plan is made.
-    with _EncodeTools(_Format.of(profile), work, timeout) as tools:
-        prepared = _plan(source, decoded, profile)
-        log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
-        with kept_off(cores):
-            return _encode_to_policy(source, prepared, profile, work, progress, cores, tools)
+    prepared = _plan(source, _decode(source, profile, work, _stage(progress, 0.0, 0.3)), profile)
+    log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
+    # The verifier (forked from a thread kept off the encoder's CPU) stays off it too.
+    with kept_off(cores), _EncodeTools(_Format.of(profile), work, timeout) as tools:
+        return _encode_to_policy(source, prepared, profile, work, progress, cores, tools)
 
 
 class _InputMeter:
@@ -408,8 +406,7 @@ def _encode_to_policy(
 
 
 class _EncodeTools:
-    """The encoder and the decoder that verifies it, started before they are needed: each
-    ffmpeg takes some 60 ms to load, hidden behind the planning. They wait for input."""
+    """The encoder and the decoder that verifies it, wired together."""
 
     def __init__(self, fmt: _Format, work: Path, timeout: float) -> None:
         self.output = work / ENCODED_NAME

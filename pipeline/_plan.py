@@ -259,20 +259,30 @@ class _LimiterSimulation:
         self.peaks = np.empty(self.count, dtype=np.float32)  # levelled, before the gain
         self.energies = np.empty(self.count, dtype=np.float32)  # the same, K-weighted
         hop_centres = (np.arange(len(hops)) + 0.5) * hop
-        for start in range(0, self.count, SIMULATION_SLICE):
-            part = slice(start, min(start + SIMULATION_SLICE, self.count))
+        for part in self._slices():
             centres = (np.arange(part.start, part.stop) + 0.5) * DETAIL_BLOCK
             self.hop_of_block[part] = np.minimum(centres // hop, len(hops) - 1)
             level = 10.0 ** (np.interp(centres, hop_centres, level_db) / 20.0)
             self.peaks[part] = detail.peaks[part] * level
             self.energies[part] = detail.energies[part] * level**2
         # A block's K-weighted energy: its share of its hop's plain energy.
-        plain = np.bincount(self.hop_of_block, weights=detail.energies, minlength=len(hops))
-        self.energies *= (hops / np.maximum(plain, 1e-30))[self.hop_of_block]
+        plain = np.zeros(len(hops))
+        for part in self._slices():
+            weights = detail.energies[part]
+            plain += np.bincount(self.hop_of_block[part], weights=weights, minlength=len(hops))
+        scale = hops / np.maximum(plain, 1e-30)
+        for part in self._slices():
+            self.energies[part] *= scale[self.hop_of_block[part]]
         first, last = kept[0] // hop, -(-kept[1] // hop)
         self.kept = slice(first, max(last, first + 1))
         self.ceiling = 10.0 ** ((profile.max_true_peak_dbtp - profile.true_peak_margin_db) / 20.0)
         self.smoother = BlockSmoother(rate, DETAIL_BLOCK)
+
+    def _slices(self) -> list[slice]:
+        return [
+            slice(start, min(start + SIMULATION_SLICE, self.count))
+            for start in range(0, self.count, SIMULATION_SLICE)
+        ]
 
     def loudness(self, gain_db: float) -> float:
         gain = 10.0 ** (gain_db / 20.0)
