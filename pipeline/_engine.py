@@ -177,10 +177,13 @@ def _two_passes(
 ) -> tuple[_Encoded, int]:
     started = time.monotonic()
     timeout = 2 * decode_timeout_s(source.duration_s)
-    prepared = _plan(source, _decode(source, profile, work, _stage(progress, 0.0, 0.3)), profile)
-    log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
-    # The verifier (forked from a thread kept off the encoder's CPU) stays off it too.
+    decoded = _decode(source, profile, work, _stage(progress, 0.0, 0.3))
+    # The encoder and its verifier load while the plan is made; the verifier (forked from
+    # a thread kept off the encoder's CPU) stays off that CPU.
     with kept_off(cores), _EncodeTools(_Format.of(profile), work, timeout) as tools:
+        prepared = _plan(source, decoded, profile)
+        del decoded  # its measurements (tens of MB for an hour) are in the plan now
+        log.debug("%s: prepared and planned in %.2f s", source.name, time.monotonic() - started)
         return _encode_to_policy(source, prepared, profile, work, progress, cores, tools)
 
 
@@ -406,7 +409,8 @@ def _encode_to_policy(
 
 
 class _EncodeTools:
-    """The encoder and the decoder that verifies it, wired together."""
+    """The encoder and the decoder that verifies it, wired together and waiting for input
+    (each ffmpeg takes some 60 ms to load)."""
 
     def __init__(self, fmt: _Format, work: Path, timeout: float) -> None:
         self.output = work / ENCODED_NAME
