@@ -2,9 +2,9 @@
 
 In the second pass, LAME runs beside the feeder that shapes its input, the decoder and
 meter that verify its output and the meter of the input. Left to the kernel, they share
-both cores, and LAME, moved and interrupted, needs a quarter more CPU time for the same
-work (measured on 12 minutes of speech, 2 cores: 4.98 s against 3.93 s alone). Pinned
-to one core, with everything else on the others, it takes 4.1 s.
+both cores and interrupt LAME thousands of times. With LAME on a CPU of its own and the
+rest kept off it, LAME's CPU time in the pipeline is what it is alone (12 minutes of
+speech on 2 vCPUs: 3.8-4.0 s against 3.9 s, interrupted ~100 times).
 
 Pinning needs two cores that no other encode in this process has taken; otherwise
 nothing is pinned. A thread's own CPU set (inherited by the threads it starts and the

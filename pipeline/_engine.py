@@ -3,9 +3,10 @@
 Two passes over the audio, using both cores:
 
 1. **Prepare**: ffmpeg decodes, resamples, mixes to the profile's channels and filters,
-   writing a scratch float32 file; Python follows the file as it grows and measures
-   each 100 ms hop's K-weighted energy from its spectrum (:class:`SpectralHops`) and
-   each 64-frame block's peak. From those comes the :class:`~pipeline._plan.Plan`.
+   writing a scratch float32 file (a long PCM file in parts side by side, see
+   :mod:`pipeline._spool`); Python follows the file as it grows and measures each 100 ms
+   hop's K-weighted energy from its spectrum (:class:`SpectralHops`) and each 64-frame
+   block's peak. From those comes the :class:`~pipeline._plan.Plan`.
 2. **Encode**: Python reads the scratch file, applies the plan's levelling and gain, a
    true-peak limiter and edge fades, and streams it into ffmpeg's LAME encoder, which
    has a core of its own (:mod:`pipeline._affinity`). The encoder writes the MP3 file
@@ -13,8 +14,8 @@ Two passes over the audio, using both cores:
    for the exact meter: the output is measured as it is made, from the bytes that will
    be played.
 
-The input's own report is measured from the start, at the lowest priority, on the CPU
-the passes leave idle.
+The input's own report is measured from the start, at the lowest priority and off the
+encoder's CPU, on what the passes leave idle.
 
 If the measurement misses the policy, the gain and ceiling are corrected from it and
 the encode runs once more; a second miss is an error and nothing is written.
