@@ -14,6 +14,8 @@ PROBE_TIMEOUT_S = 60.0
 # A decode runs far faster than real time; this only stops a tool that hangs.
 DECODE_TIMEOUT_BASE_S = 60.0
 UNKNOWN_DURATION_S = 3600.0
+# Containers whose PCM ffmpeg seeks by byte offset (a video container seeks by packet).
+_EXACT_SEEK_CONTAINERS = frozenset({"wav", "w64", "aiff"})
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,12 @@ class AudioStreamInfo:
     sample_rate: int
     channels: int
     duration_s: float | None
+    container: str = ""  # ffprobe's format_name, e.g. "wav" or "mov,mp4,m4a,3gp,3g2,mj2"
+
+    @property
+    def seeks_exactly(self) -> bool:
+        """Uncompressed PCM in a plain audio file: a seek lands on the exact sample."""
+        return self.codec.startswith("pcm_") and self.container in _EXACT_SEEK_CONTAINERS
 
 
 def media_url(path: Path) -> str:
@@ -48,7 +56,7 @@ def _probe_args(path: Path) -> list[str]:
         "ffprobe",
         "-v", "error",
         "-select_streams", "a:0",
-        "-show_entries", "stream=codec_name,sample_rate,channels:format=duration",
+        "-show_entries", "stream=codec_name,sample_rate,channels:format=duration,format_name",
         "-of", "json",
         media_url(path),
     ]  # fmt: skip
@@ -59,10 +67,12 @@ def _stream_info(path: Path, probed: dict[str, Any]) -> AudioStreamInfo:
     if not streams:
         raise AudioInputError(f"{path}: no audio stream (is it an audio recording?)")
     stream = streams[0]
-    duration = (probed.get("format") or {}).get("duration")
+    container = probed.get("format") or {}
+    duration = container.get("duration")
     return AudioStreamInfo(
         codec=str(stream.get("codec_name", "unknown")),
         sample_rate=int(stream.get("sample_rate") or 0),
         channels=int(stream.get("channels") or 0),
         duration_s=float(duration) if duration not in (None, "N/A") else None,
+        container=str(container.get("format_name", "")),
     )

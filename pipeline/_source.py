@@ -36,7 +36,7 @@ class Source:
     channels: int
     name: str
     duration_s: float | None = None
-    # Seeking lands on the exact sample (uncompressed PCM), so parts can be read apart.
+    # Seeking lands on the exact sample (PCM in a WAV or AIFF), so parts can be read apart.
     seekable: bool = False
 
     @classmethod
@@ -50,7 +50,7 @@ class Source:
             channels=max(stream.channels, 1),
             name=str(path),
             duration_s=stream.duration_s,
-            seekable=stream.codec.startswith("pcm_"),
+            seekable=stream.seeks_exactly,
         )
 
     @property

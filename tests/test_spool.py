@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,3 +123,15 @@ def test_seams_fall_on_whole_hops_and_blocks(long_wav: Path, tmp_path: Path, rat
         assert part.window is not None
         # The part's own audio starts on a whole input sample at its seam.
         assert (part.window[0] * rate + part.skip) == pytest.approx(start, abs=1e-6)
+
+
+def test_pcm_in_a_video_container_is_not_split(long_wav: Path, tmp_path: Path) -> None:
+    movie = tmp_path / "camera.mov"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(long_wav), "-c:a", "pcm_s16le", str(movie)],
+        check=True,
+    )
+    source = Source.of_file(movie)
+    assert source.duration_s == pytest.approx(SECONDS, abs=0.1)
+    assert not source.seekable  # a MOV seeks by packet, not by sample
+    assert Source.of_file(long_wav).seekable
