@@ -52,6 +52,7 @@ from pipeline._meter import (
     LoudnessReport,
     Samples,
     SpectralHops,
+    hop_frames,
     k_weighting_filters,
 )
 from pipeline._plan import DETAIL_BLOCK, Detail, Plan, make_plan
@@ -284,7 +285,7 @@ class _Analysis:
     ) -> None:
         self.rate = rate
         self.channels = channels
-        self.hop = SpectralHops(rate, channels).hop
+        self.hop = hop_frames(rate)
         self._parts: dict[int, tuple[SpectralHops, _DetailCollector]] = {}
         self._progress = progress
         self._expected = expected_frames

@@ -102,6 +102,20 @@ def k_weighting_filters(rate: int) -> list[str]:
     ]
 
 
+def k_response(size: int, rate: int) -> NDArray[np.complex128]:
+    """The K-weighting filters' complex response at the bins of a ``size``-point rfft."""
+    omega = np.exp(-2j * np.pi * np.arange(size // 2 + 1) / size)
+    response = np.ones(len(omega), dtype=np.complex128)
+    for b0, b1, b2, _, a1, a2 in k_weighting_sos(rate).tolist():
+        response *= (b0 + b1 * omega + b2 * omega**2) / (1 + a1 * omega + a2 * omega**2)
+    return response
+
+
+def hop_frames(rate: int) -> int:
+    """Frames in one 100 ms hop at ``rate``."""
+    return max(1, round(rate * HOP_S))
+
+
 def k_weighted(samples: Samples, rate: int) -> Samples:
     """K-weight a short signal held in memory (a generated tone), through the FFT.
 
@@ -110,11 +124,7 @@ def k_weighted(samples: Samples, rate: int) -> Samples:
     """
     frames = len(samples)
     size = 1 << max(frames + rate, 1).bit_length()
-    omega = np.exp(-1j * np.pi * np.arange(size // 2 + 1) / (size // 2))
-    response = np.ones(size // 2 + 1, dtype=np.complex128)
-    for b0, b1, b2, _, a1, a2 in k_weighting_sos(rate).tolist():
-        response *= (b0 + b1 * omega + b2 * omega**2) / (1 + a1 * omega + a2 * omega**2)
-    spectrum = np.fft.rfft(samples, n=size, axis=0) * response[:, None]
+    spectrum = np.fft.rfft(samples, n=size, axis=0) * k_response(size, rate)[:, None]
     return np.fft.irfft(spectrum, n=size, axis=0)[:frames].astype(np.float32)
 
 
@@ -255,7 +265,7 @@ class LoudnessMeter:
             raise ValueError(f"cannot meter {channels} channels at {rate} Hz")
         self.rate = rate
         self.channels = channels
-        self.hop = max(1, round(rate * HOP_S))
+        self.hop = hop_frames(rate)
         self.frames = 0
         self._weights = channel_weights(channels)
         self._hop_energies: list[NDArray[np.float64]] = []
@@ -340,7 +350,7 @@ class SpectralHops:
     def __init__(self, rate: int, channels: int) -> None:
         self.rate = rate
         self.channels = channels
-        self.hop = max(1, round(rate * HOP_S))
+        self.hop = hop_frames(rate)
         self.frames = 0
         self._weights = _parseval_weights(self.hop, rate)
         self._channel_weights = channel_weights(channels).astype(np.float32)
@@ -370,11 +380,7 @@ class SpectralHops:
 def _parseval_weights(size: int, rate: int) -> NDArray[np.float32]:
     """Per rfft bin of a ``size``-frame hop: the K-filter's power gain, scaled so that
     ``|X|² @ weights`` is the mean square of the K-weighted hop."""
-    omega = np.exp(-2j * np.pi * np.arange(size // 2 + 1) / size)
-    response = np.ones(len(omega), dtype=np.complex128)
-    for b0, b1, b2, _, a1, a2 in k_weighting_sos(rate).tolist():
-        response *= (b0 + b1 * omega + b2 * omega**2) / (1 + a1 * omega + a2 * omega**2)
-    weights = np.abs(response) ** 2
+    weights = np.abs(k_response(size, rate)) ** 2
     weights[1 : (size + 1) // 2] *= 2.0  # bins that stand for a conjugate pair
     return (weights / (size * size)).astype(np.float32)
 

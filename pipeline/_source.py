@@ -116,30 +116,12 @@ def read_samples(
     Returns the number of frames read. A source that ffmpeg cannot decode raises
     ``AudioInputError`` naming it.
     """
-    channels = channels or source.channels
-
-    def split(both: Samples) -> None:
-        sink(both[:, :channels], both[:, channels:])
-
-    return _stream(source, split, filters, rate, channels, weighted=True, niceness=niceness)
-
-
-def _stream(
-    source: Source,
-    sink: Callable[[Samples], None],
-    filters: Sequence[str],
-    rate: int | None,
-    channels: int,
-    *,
-    weighted: bool,
-    niceness: int = 0,
-) -> int:
     rate = rate or source.sample_rate
-    width = 2 * channels if weighted else channels
-    frame_bytes = width * _FLOAT_BYTES
+    channels = channels or source.channels
+    frame_bytes = 2 * channels * _FLOAT_BYTES
     chunk_bytes = int(rate * CHUNK_S) * frame_bytes
     frames = 0
-    args = source.decode_args(filters, rate, channels, weighted=weighted)
+    args = source.decode_args(filters, rate, channels, weighted=True)
     timeout = decode_timeout_s(source.duration_s)
     with ToolProcess(args, timeout=timeout, niceness=niceness) as tool:
         leftover = b""
@@ -147,9 +129,10 @@ def _stream(
             data = leftover + data if leftover else data
             whole = len(data) - len(data) % frame_bytes
             leftover = data[whole:]
-            chunk = np.frombuffer(data, dtype="<f4", count=whole // _FLOAT_BYTES)
-            frames += len(chunk) // width
-            sink(chunk.reshape(-1, width))
+            both = np.frombuffer(data, dtype="<f4", count=whole // _FLOAT_BYTES)
+            both = both.reshape(-1, 2 * channels)
+            frames += len(both)
+            sink(both[:, :channels], both[:, channels:])
         try:
             tool.finish()
         except AudioError as exc:

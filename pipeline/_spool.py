@@ -33,7 +33,7 @@ import numpy as np
 
 from pipeline._errors import AudioError
 from pipeline._media import decode_timeout_s
-from pipeline._meter import HOP_S, Samples
+from pipeline._meter import Samples, hop_frames
 from pipeline._source import CHUNK_S, Source, decode_error
 from pipeline._tools import ToolProcess
 
@@ -107,7 +107,7 @@ def _parts(source: Source, path: Path, rate: int) -> list[_Part]:
     count = min(cpus, MAX_PARTS, int(duration // MIN_PART_S))
     if not source.seekable or count < 2:
         return [_Part(0, path, None, 0, None)]
-    hop = max(1, round(rate * HOP_S))
+    hop = hop_frames(rate)
     # Seams on whole seconds whose frame counts are whole hops and whole blocks.
     align = math.lcm(hop, ALIGN_FRAMES)
     unit_s = align // math.gcd(align, rate)
