@@ -42,6 +42,12 @@ def _print_table(result: DemoResult, names: dict[str, str]) -> None:
             f"{play.true_peak_dbtp:.1f} dBTP",
         )
     console.print(table)
+    for language, spoken in result.speech.items():
+        skipped = ", ".join(item["engine"] for item in spoken["fallbacks"])
+        note = f" (bỏ qua: {skipped})" if skipped else ""
+        cached = ", từ bộ nhớ đệm" if spoken["cached"] else ""
+        console.print(f"Giọng {language}: {spoken['engine']}, {spoken['voice']}{note}{cached}.")
+    console.print(f"Tỉ lệ dùng lại bộ nhớ đệm TTS: {result.tts_cache_hit_rate:.0%}.")
     console.print(f"Kho: {result.s3_endpoint}, bucket {result.bucket}.")
     console.print(f"Dữ liệu giữ lại trong {result.data_dir}.")
     console.print(f"Tổng thời gian: {result.wall_s} s.")

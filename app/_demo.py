@@ -1,4 +1,5 @@
-"""``loa demo``: one Vietnamese bulletin from text to three communes' loudspeakers."""
+"""``loa demo``: one bulletin from text to three communes' loudspeakers, in Vietnamese
+and in each commune's ethnic language (from the demo phrase bank's stand-in recordings)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from app._publishing import content_store, publish_content
-from config import LoaError, Settings
+from config import Commune, LoaError, Settings
 from pipeline import LoudnessReport, check_tools, measure
+from pipeline.tts import PhraseBank, Utterance, build_demo_phrasebank
 from playout import (
     CommuneAgent,
     DistrictKeys,
@@ -29,7 +31,7 @@ DEMO_TITLE = "Bản tin phát thử hệ thống Loa"
 DEMO_COMMUNES = ("thi-tran-muong-te", "bum-nua", "pa-u")
 LEAD_TIME = timedelta(seconds=6)
 PLAY_WINDOW = timedelta(minutes=2)
-AGENT_WAIT = timedelta(seconds=45)
+AGENT_MARGIN = timedelta(seconds=15)  # the agents wait for the last start plus this
 
 Progress = Callable[[str], None]
 
@@ -55,10 +57,17 @@ class DemoResult:
     content_id: int
     wall_s: float
     plays: list[DemoPlay]
+    speech: dict[str, dict[str, Any]]  # per language: engine, voice, fallbacks, cached
+
+    @property
+    def tts_cache_hit_rate(self) -> float:
+        cached = sum(1 for spoken in self.speech.values() if spoken["cached"])
+        return cached / len(self.speech) if self.speech else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         data = self.__dict__.copy()
         data["plays"] = [play.__dict__ for play in self.plays]
+        data["tts_cache_hit_rate"] = round(self.tts_cache_hit_rate, 3)
         return data
 
 
@@ -66,17 +75,19 @@ def run_demo(settings: Settings, progress: Progress) -> DemoResult:
     began = time.monotonic()
     check_tools()
     with _storage(settings, progress):
-        progress("Tạo khóa ký và nội dung mẫu…")
+        progress("Tạo khóa ký, kho câu mẫu tiếng dân tộc và nội dung mẫu…")
         DistrictKeys(settings.key_dir).init()
-        content_id = _approved_demo_item(settings)
-        progress("Đọc bản tin bằng espeak-ng, xử lý âm thanh, phát hành tới 3 xã…")
         communes = [settings.organisation.commune(cid) for cid in _demo_communes(settings)]
+        content_id = _approved_demo_item(settings, _phrasebank_languages(settings, communes))
+        progress("Đọc bản tin (edge-tts, không có mạng thì espeak-ng), xử lý, phát hành…")
         outcome = publish_content(
             settings, content_id, communes, LEAD_TIME, play_window=PLAY_WINDOW
         )
         expected = {(play.commune_id, play.item.id) for play in outcome.plays}
         progress("Các trạm xã đồng bộ, kiểm tra chữ ký và phát đúng giờ…")
-        sink_dirs = _run_agents(settings, [commune.id for commune in communes])
+        last_start = max(play.item.start for play in outcome.plays)
+        wait = last_start - datetime.now(last_start.tzinfo) + AGENT_MARGIN
+        sink_dirs = _run_agents(settings, [commune.id for commune in communes], wait)
     plays = _collect_plays(sink_dirs, expected)
     missing = expected - {(play.commune, play.item_id) for play in plays}
     if missing:
@@ -88,6 +99,7 @@ def run_demo(settings: Settings, progress: Progress) -> DemoResult:
         content_id=content_id,
         wall_s=round(time.monotonic() - began, 1),
         plays=plays,
+        speech={language: synthesis.to_dict() for language, synthesis in outcome.syntheses.items()},
     )
 
 
@@ -115,17 +127,43 @@ def _storage(settings: Settings, progress: Progress) -> Iterator[None]:
             seaweed.stop()
 
 
-def _approved_demo_item(settings: Settings) -> int:
+def _phrasebank_languages(settings: Settings, communes: list[Commune]) -> list[str]:
+    """The demo communes' languages that the phrase bank speaks (by the configured chains)."""
+    languages = {language for commune in communes for language in commune.languages}
+    chains = settings.tts.chains
+    return sorted(code for code in languages if "phrasebank" in chains.get(code, []))
+
+
+def _approved_demo_item(settings: Settings, bank_languages: list[str]) -> int:
     store = content_store(settings)
     text = DEMO_TEXT.read_text(encoding="utf-8")
     item = store.add_item("bulletin", DEMO_TITLE, "vi", text=text, actor="demo")
+    build_demo_phrasebank(settings.phrasebank_dir, bank_languages)
+    issued = _issue_time(settings)
+    for language in bank_languages:
+        bank = PhraseBank.load(settings.phrasebank_dir / language)
+        store.add_variant(item.id, language, text=_issued_text(bank, issued), actor="demo")
     store.approve(item.id, "demo")
     return item.id
 
 
-def _run_agents(settings: Settings, commune_ids: list[str]) -> dict[str, Path]:
+def _issue_time(settings: Settings) -> datetime:
+    """Now, to the 5 minutes the demo bank has recordings for."""
+    now = datetime.now(settings.organisation.district.zone)
+    return now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+
+
+def _issued_text(bank: PhraseBank, issued: datetime) -> str:
+    """ "Bản tin phát lúc … ngày …" as the bank's phrases say it: the ethnic variant's
+    text, which the phrase bank engine then assembles from the recordings."""
+    slots = {"time": issued.strftime("%H:%M"), "date": issued.date().isoformat()}
+    phrase_ids = bank.expand(Utterance("issued", slots))
+    return " ".join(bank.phrases[phrase_id].transcript for phrase_id in phrase_ids)
+
+
+def _run_agents(settings: Settings, commune_ids: list[str], wait: timedelta) -> dict[str, Path]:
     # Wait only for what the demo itself scheduled, not for items published earlier.
-    agent = settings.agent.model_copy(update={"once_max_wait_s": AGENT_WAIT.total_seconds()})
+    agent = settings.agent.model_copy(update={"once_max_wait_s": wait.total_seconds()})
     settings = settings.model_copy(update={"agent": agent})
     sink_dirs = {cid: settings.data_dir / "demo" / "played" / cid for cid in commune_ids}
     errors: list[BaseException] = []

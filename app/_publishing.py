@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from app._speech import text_to_speech
 from config import Commune, Settings, UserInputError
 from content import ContentStore, ItemView, VariantView
-from pipeline import Clip, process_file, render_text
+from pipeline import Clip, render_speech
+from pipeline.tts import SpeechRequest, Synthesis, TextToSpeech
 from playout import (
     AudioRef,
     DistrictKeys,
@@ -39,6 +41,7 @@ class PublishOutcome:
     content_id: int
     plays: list[ScheduledPlay] = field(default_factory=list)
     clips: dict[str, Clip] = field(default_factory=dict)
+    syntheses: dict[str, Synthesis] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     report: PublishReport = field(default_factory=PublishReport)
 
@@ -67,14 +70,28 @@ def resolve_communes(settings: Settings, spec: str) -> list[Commune]:
 
 
 def render_variants(
-    settings: Settings, store: ContentStore, item: ItemView, languages: set[str]
+    settings: Settings,
+    store: ContentStore,
+    item: ItemView,
+    languages: set[str],
+    syntheses: dict[str, Synthesis] | None = None,
 ) -> dict[str, Clip]:
-    """One clip per language the targets need and the item has; recorded in the store."""
+    """One clip per language the targets need and the item has; recorded in the store.
+    ``syntheses``, if given, receives how each language was spoken."""
+    tts = text_to_speech(settings)
     clips: dict[str, Clip] = {}
     for variant in item.variants:
         if variant.language not in languages:
             continue
-        clip = _render_variant(settings, store, variant)
+        synthesis = _speak_variant(tts, store, variant)
+        if syntheses is not None:
+            syntheses[variant.language] = synthesis
+        clip = render_speech(
+            synthesis.speech,
+            profile=settings.audio.profile(),
+            out_dir=settings.data_dir / "clips",
+            profile_name=settings.audio.default_profile,
+        )
         store.record_clip(
             item.id,
             variant.language,
@@ -91,27 +108,18 @@ def render_variants(
     return clips
 
 
-def _render_variant(settings: Settings, store: ContentStore, variant: VariantView) -> Clip:
-    out_dir = settings.data_dir / "clips"
-    if variant.text is not None:
-        return render_text(
-            variant.text,
-            variant.language,
-            profile=settings.audio.profile(),
-            tts=settings.tts,
-            out_dir=out_dir,
-            profile_name=settings.audio.default_profile,
-        )
-    if variant.audio_path is None:
+def _speak_variant(tts: TextToSpeech, store: ContentStore, variant: VariantView) -> Synthesis:
+    """A recording is the variant's speech as it is; text goes down its language's chain."""
+    if variant.audio_path is not None:
+        recording = store.asset_path(variant.audio_path)
+        request = SpeechRequest(variant.language, recording=recording)
+        return tts.speak(request, engine="recorded")
+    if variant.text is None:
         raise ValueError(f"variant {variant.language} has neither text nor audio")
-    return process_file(
-        store.asset_path(variant.audio_path),
-        profile=settings.audio.profile(),
-        out_dir=out_dir,
-        profile_name=settings.audio.default_profile,
-        engine="recorded",
-        voice=variant.audio_filename or "recording",
-    )
+    synthesis = tts.speak(SpeechRequest(variant.language, variant.text))
+    for fallback in synthesis.fallbacks:
+        log.info("%s: %s skipped: %s", variant.language, fallback.engine, fallback.reason)
+    return synthesis
 
 
 def publish_content(
@@ -133,7 +141,7 @@ def publish_content(
     item = store.require_publishable(item_id)
     needed = {language for commune in communes for language in commune.languages}
     outcome = PublishOutcome(content_id=item.id)
-    outcome.clips = render_variants(settings, store, item, needed)
+    outcome.clips = render_variants(settings, store, item, needed, outcome.syntheses)
     if not outcome.clips:
         raise UserInputError(
             f"content item {item.id} has no variant in any language of the target communes "

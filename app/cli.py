@@ -17,6 +17,7 @@ from app import (
     _cli_keys,
     _cli_storage,
     _cli_system,
+    _cli_tts,
 )
 from app._context import CliContext
 from app._output import print_error
@@ -33,6 +34,7 @@ app.add_typer(_cli_system.config_app, name="config")
 app.add_typer(_cli_keys.keys_app, name="keys")
 app.add_typer(_cli_storage.storage_app, name="storage")
 app.add_typer(_cli_audio.audio_app, name="audio")
+app.add_typer(_cli_tts.tts_app, name="tts")
 app.add_typer(_cli_content.content_app, name="content")
 app.add_typer(_cli_content.schedule_app, name="schedule")
 app.add_typer(_cli_agent.agent_app, name="agent")

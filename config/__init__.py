@@ -1,6 +1,7 @@
 """Settings and the organisation registry. Every other part depends on this one."""
 
 from config._errors import ConfigError, LoaError, UserInputError
+from config._files import read_user_text
 from config._loader import EXAMPLE_CONFIG, config_path, load_settings
 from config._registry import Commune, District, Organisation, Province
 from config._settings import (
@@ -8,8 +9,11 @@ from config._settings import (
     AgentSettings,
     AudioProfile,
     AudioSettings,
+    EdgeSettings,
     EmbeddedStorageSettings,
+    EspeakSettings,
     KeySettings,
+    PhrasebankSettings,
     PublishSettings,
     Settings,
     StorageSettings,
@@ -25,10 +29,13 @@ __all__ = [
     "Commune",
     "ConfigError",
     "District",
+    "EdgeSettings",
     "EmbeddedStorageSettings",
+    "EspeakSettings",
     "KeySettings",
     "LoaError",
     "Organisation",
+    "PhrasebankSettings",
     "Province",
     "PublishSettings",
     "Settings",
@@ -37,4 +44,5 @@ __all__ = [
     "UserInputError",
     "config_path",
     "load_settings",
+    "read_user_text",
 ]

@@ -36,6 +36,7 @@ def load_settings(explicit: Path | None = None) -> Settings:
     """Read and validate the configuration; ``ConfigError`` names file, field and reason."""
     path = config_path(explicit)
     data = _read_yaml(path)
+    _resolve_beside(data, path.parent)
     _apply_flat_aliases(data)
     try:
         return Settings(**data)
@@ -65,6 +66,19 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: expected a mapping at the top, found {type(data).__name__}")
     # A section left empty (only comments under it) means "all defaults".
     return {key: value for key, value in data.items() if value is not None}
+
+
+# Files that belong with the configuration: a relative path is read beside the file.
+_FILES_BESIDE_CONFIG = (("tts", "lexicon"),)
+
+
+def _resolve_beside(data: dict[str, Any], folder: Path) -> None:
+    for section, field in _FILES_BESIDE_CONFIG:
+        values = data.get(section)
+        if isinstance(values, dict) and isinstance(values.get(field), str):
+            value = Path(values[field])
+            if not value.is_absolute():
+                values[field] = str(folder / value)
 
 
 def _apply_flat_aliases(data: dict[str, Any]) -> None:

@@ -130,9 +130,96 @@ class AudioSettings(_Section):
         raise KeyError(f"no audio profile {wanted!r}: choose one of {self.profile_names()}")
 
 
+class EspeakSettings(_Section):
+    """espeak-ng: offline, always there; the fallback an alert never waits behind."""
+
+    voice: str = Field(default="vi", description="vi, vi-vn-x-central or vi-vn-x-south")
+    rate_wpm: int = Field(default=150, ge=80, le=450)
+    pitch: int = Field(default=50, ge=0, le=99, description="espeak-ng's 0-99 scale")
+
+
+def _edge_voices() -> dict[str, list[str]]:
+    return {
+        "vi": ["vi-VN-HoaiMyNeural", "vi-VN-NamMinhNeural"],
+        "km": ["km-KH-SreymomNeural", "km-KH-PisethNeural"],
+    }
+
+
+class EdgeSettings(_Section):
+    """edge-tts: Microsoft's online neural voices, through an unofficial protocol."""
+
+    voices: dict[str, list[str]] = Field(
+        default_factory=_edge_voices,
+        description="per language, the voices to offer; the first is the default",
+    )
+    service_url: str | None = Field(
+        default=None,
+        pattern=r"^wss?://",
+        description="websocket endpoint; unset: the service edge-tts knows (a relay, a test)",
+    )
+    first_audio_timeout_s: float = Field(
+        default=12.0,
+        gt=0,
+        le=14,
+        description="no audio by then: the service is unreachable and the next engine speaks",
+    )
+    timeout_s: float = Field(default=300.0, gt=0, description="a whole text, at most")
+    connect_timeout_s: int = Field(default=5, ge=1, le=60)
+    receive_timeout_s: int = Field(default=30, ge=1, le=300)
+    max_connections: int = Field(default=8, ge=1, le=8, description="per process")
+    max_attempts: int = Field(default=4, ge=1, le=10, description="per chunk of text")
+    backoff_initial_s: float = Field(default=0.5, gt=0, le=10)
+    backoff_max_s: float = Field(default=4.0, gt=0, le=60)
+    unreachable_pause_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="after the service was unreachable, skip it this long before trying again",
+    )
+
+    @model_validator(mode="after")
+    def _voices_listed(self) -> EdgeSettings:
+        for language, voices in self.voices.items():
+            if not voices:
+                raise ValueError(f"voices.{language}: list at least one voice")
+        return self
+
+
+class PhrasebankSettings(_Section):
+    dir: Path | None = Field(
+        default=None,
+        description="one folder per language, each with its index.yaml; "
+        "default: <data_dir>/phrasebank",
+    )
+
+
+def _default_chains() -> dict[str, list[str]]:
+    return {"vi": ["edge", "espeak"], "km": ["edge"]}
+
+
 class TTSSettings(_Section):
-    espeak_voice: str = "vi"
-    espeak_rate_wpm: int = Field(default=150, ge=80, le=450)
+    """Text-to-speech (DESIGN.md §7): which engines speak each language, in order."""
+
+    chains: dict[str, list[str]] = Field(
+        default_factory=_default_chains,
+        description="per language, the engines to try in order: edge, espeak, recorded, phrasebank",
+    )
+    lexicon: Path | None = Field(
+        default=None, description="district lexicon (YAML, written form: spoken form)"
+    )
+    cache_dir: Path | None = Field(default=None, description="default: <data_dir>/tts-cache")
+    cache_max_mb: int = Field(default=2048, ge=16)
+    espeak: EspeakSettings = EspeakSettings()
+    edge: EdgeSettings = EdgeSettings()
+    phrasebank: PhrasebankSettings = PhrasebankSettings()
+
+    @model_validator(mode="after")
+    def _chains_usable(self) -> TTSSettings:
+        for language, engines in self.chains.items():
+            if not engines:
+                raise ValueError(f"chains.{language}: name at least one engine")
+            if len(set(engines)) != len(engines):
+                raise ValueError(f"chains.{language}: an engine is listed twice in {engines}")
+        return self
 
 
 class PublishSettings(_Section):
@@ -191,6 +278,15 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.keys.dir if self.keys.dir is not None else self.data_dir / "keys"
+
+    @property
+    def tts_cache_dir(self) -> Path:
+        return self.tts.cache_dir if self.tts.cache_dir is not None else self.data_dir / "tts-cache"
+
+    @property
+    def phrasebank_dir(self) -> Path:
+        configured = self.tts.phrasebank.dir
+        return configured if configured is not None else self.data_dir / "phrasebank"
 
     @property
     def db_url(self) -> str:

@@ -23,7 +23,7 @@ from pipeline._meter import (
 )
 from pipeline._policy import policy_problems
 from pipeline._programme import Gap, Part, alert_source, programme_source
-from pipeline._render import Clip, process_file, render_text
+from pipeline._render import Clip, SpeechFile, export_speech, process_file, render_speech
 from pipeline._source import Source
 
 __all__ = [
@@ -39,16 +39,18 @@ __all__ = [
     "Part",
     "ProcessResult",
     "Source",
+    "SpeechFile",
     "TTSError",
     "TTSInputError",
     "ToolNotFoundError",
     "alert_source",
     "check_tools",
+    "export_speech",
     "measure",
     "policy_problems",
     "probe_audio",
     "process",
     "process_file",
     "programme_source",
-    "render_text",
+    "render_speech",
 ]

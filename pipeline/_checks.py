@@ -6,8 +6,8 @@ import re
 
 from config import TTSSettings
 from pipeline._errors import ToolNotFoundError, TTSError
-from pipeline._espeak import require_voice
 from pipeline._tools import TOOLS, run_tool, tool_path
+from pipeline.tts._espeak import require_voice
 
 ENCODERS_TIMEOUT_S = 30.0
 _MP3_ENCODER = re.compile(r"^\s*A\S*\s+libmp3lame\s", re.MULTILINE)
@@ -28,7 +28,7 @@ def check_tools(tts: TTSSettings | None = None) -> dict[str, str]:
     if "ffmpeg" in paths:
         problems += _mp3_encoder_problems()
     if "espeak-ng" in paths and tts is not None:
-        problems += _voice_problems(tts.espeak_voice)
+        problems += _voice_problems(tts.espeak.voice)
     if problems:
         raise ToolNotFoundError("; ".join(problems))
     return paths

@@ -92,6 +92,8 @@ class ProcessResult:
     output: LoudnessReport
     profile: str
     attempts: int
+    # Leading silence removed: a time in the source is this much earlier in the output.
+    trimmed_start_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +137,7 @@ class _Prepared:
 class _Encoded:
     path: Path
     report: LoudnessReport
+    trimmed_start_s: float
 
 
 def process(
@@ -160,7 +163,14 @@ def process(
                 input_meter.cancel()
                 raise
         log.debug("%s: encoded and verified after %.2f s", source.name, time.monotonic() - started)
-        result = ProcessResult(out, input_meter.report(), encoded.report, profile_name, attempts)
+        result = ProcessResult(
+            out,
+            input_meter.report(),
+            encoded.report,
+            profile_name,
+            attempts,
+            encoded.trimmed_start_s,
+        )
         os.replace(encoded.path, out)
     log.info(
         "%s → %s: %.1f LUFS, %.1f dBTP, LRA %.1f (%d encode%s)",
@@ -456,7 +466,7 @@ def _encode(
     feeder.join()
     tools.decoder.finish()
     tools.encoder.finish()
-    return _Encoded(tools.output, meter.report())
+    return _Encoded(tools.output, meter.report(), prepared.plan.start / prepared.rate)
 
 
 def _encoder_args(fmt: _Format) -> list[str]:

@@ -1,8 +1,9 @@
-"""Text or a recording → one content-addressed clip that meets an audio profile.
+"""Speech or a recording → one content-addressed clip that meets an audio profile.
 
-The thin layer the publisher uses: espeak-ng speaks (the TTS stage replaces that part),
-the audio engine (:mod:`pipeline._engine`) processes, and the clip is named by the
-SHA-256 of its bytes.
+The thin layer the publisher uses: the audio engine (:mod:`pipeline._engine`) processes,
+the clip is named by the SHA-256 of its bytes, and the speech's transcript (if the
+engine reported sentence timings) is written beside it as ``.vtt`` and ``.srt``, moved
+by the leading silence the engine trimmed.
 """
 
 from __future__ import annotations
@@ -10,23 +11,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from config import DEFAULT_AUDIO_PROFILE, AudioProfile, TTSSettings
-from pipeline._engine import process
-from pipeline._errors import TTSInputError
-from pipeline._espeak import require_text, synthesize_espeak
+from config import DEFAULT_AUDIO_PROFILE, AudioProfile
+from pipeline._engine import ProcessResult, Progress, process
+from pipeline._media import probe_audio
 from pipeline._meter import LoudnessReport
 from pipeline._policy import policy_problems
 from pipeline._source import Source
+from pipeline.tts import Speech, write_transcripts
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "mp3"
-ESPEAK_LANGUAGES = frozenset({"vi"})
 _HASH_CHUNK_BYTES = 1 << 20
 
 
@@ -44,6 +45,12 @@ class Clip:
     voice: str
     profile: str = DEFAULT_AUDIO_PROFILE
     extension: str = EXTENSION
+
+    @property
+    def transcript(self) -> Path | None:
+        """The WebVTT transcript beside the clip (an ``.srt`` is beside it too), if any."""
+        vtt = self.path.with_suffix(".vtt")
+        return vtt if vtt.is_file() else None
 
     def policy_problems(self, profile: AudioProfile) -> list[str]:
         return policy_problems(self.output, profile)
@@ -63,40 +70,58 @@ class Clip:
             "voice": self.voice,
             "profile": self.profile,
             "extension": self.extension,
+            "transcript": str(self.transcript) if self.transcript else None,
         }
 
 
-def render_text(
-    text: str,
-    language: str,
+def render_speech(
+    speech: Speech,
     *,
     profile: AudioProfile,
-    tts: TTSSettings,
     out_dir: Path,
     profile_name: str = DEFAULT_AUDIO_PROFILE,
 ) -> Clip:
-    """Speak ``text`` in ``language`` and process it into a clip in ``out_dir``."""
-    voice = _espeak_voice(language, tts)
-    require_text(text)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".loa-speech-", dir=out_dir) as work:
-        speech = synthesize_espeak(text, voice, tts.espeak_rate_wpm, Path(work) / "speech.wav")
-        return process_file(
-            speech,
-            profile=profile,
-            out_dir=out_dir,
-            engine="espeak",
-            voice=voice,
-            profile_name=profile_name,
-        )
+    """Process ``speech`` into a clip in ``out_dir``, its transcript beside it."""
+    return process_file(
+        speech.path,
+        profile=profile,
+        out_dir=out_dir,
+        engine=speech.engine,
+        voice=speech.voice,
+        profile_name=profile_name,
+        speech=speech,
+    )
 
 
-def _espeak_voice(language: str, tts: TTSSettings) -> str:
-    if language.lower() not in ESPEAK_LANGUAGES:
-        raise TTSInputError(
-            f"no text-to-speech engine for language {language!r} yet: upload a recording"
-        )
-    return tts.espeak_voice
+@dataclass(frozen=True)
+class SpeechFile:
+    """Speech written to a file the user named, with its transcript beside it."""
+
+    path: Path
+    duration_s: float
+    transcript: Path | None
+    result: ProcessResult | None  # None: the engine's audio as it is
+
+
+def export_speech(
+    speech: Speech,
+    out: Path,
+    *,
+    profile: AudioProfile | None,
+    profile_name: str = DEFAULT_AUDIO_PROFILE,
+    progress: Progress | None = None,
+) -> SpeechFile:
+    """``speech`` processed to ``profile`` into ``out`` (an MP3), or with ``profile``
+    ``None`` copied as the engine made it; ``.vtt``/``.srt`` beside it if it has cues."""
+    if profile is None:
+        shutil.copyfile(speech.path, out)
+        duration_s = probe_audio(out).duration_s or 0.0
+        result, lead_s = None, 0.0
+    else:
+        result = process(speech.path, out, profile, profile_name=profile_name, progress=progress)
+        duration_s, lead_s = result.output.duration_s, result.trimmed_start_s
+    written = write_transcripts([cue.shifted(-lead_s) for cue in speech.cues], out)
+    return SpeechFile(out, duration_s, written[0] if written else None, result)
 
 
 def process_file(
@@ -107,6 +132,7 @@ def process_file(
     engine: str = "recorded",
     voice: str = "",
     profile_name: str = DEFAULT_AUDIO_PROFILE,
+    speech: Speech | None = None,
 ) -> Clip:
     """Process ``source`` (any audio ffmpeg reads) into ``out_dir/<sha256>.mp3``.
 
@@ -120,6 +146,11 @@ def process_file(
         result = process(audio, clip_path, profile, profile_name=profile_name)
         digest = _sha256(result.path)
         final = out_dir / f"{digest}.{EXTENSION}"
+        if speech is not None and speech.cues:
+            shifted = [cue.shifted(-result.trimmed_start_s) for cue in speech.cues]
+            write_transcripts(shifted, Path(work) / f"{digest}.{EXTENSION}")
+            for suffix in (".vtt", ".srt"):
+                os.replace(Path(work) / f"{digest}{suffix}", out_dir / f"{digest}{suffix}")
         os.replace(result.path, final)  # atomic: a clip appears whole or not at all
     clip = Clip(
         path=final,

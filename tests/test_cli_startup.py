@@ -12,7 +12,10 @@ from app import _entry
 from app._cli_content import PriorityChoice
 from playout import Priority
 
-HEAVY_MODULES = ("sqlalchemy", "alembic", "boto3", "botocore", "content", "playout", "scipy")
+HEAVY_MODULES = (
+    "sqlalchemy", "alembic", "boto3", "botocore", "content", "playout", "scipy", "aiohttp",
+    "edge_tts",
+)  # fmt: skip
 
 
 def test_cli_priority_choices_are_the_manifest_priorities() -> None:

@@ -30,14 +30,15 @@ from pipeline import (
     measure,
     policy_problems,
     process_file,
-    render_text,
+    render_speech,
 )
 from pipeline._tools import run_tool
+from pipeline.tts import EngineDirs, SpeechRequest, SynthesisCache, TextToSpeech
 from tests.meter import Decoded, decode, ffprobe_stream, integrated_lufs, true_peak_dbtp
 
 SENTENCE = "Kính thưa bà con nhân dân trong xã. Sáng nay, Ủy ban nhân dân huyện tổ chức hội nghị."
 AUDIO = AudioProfile()
-TTS = TTSSettings()
+TTS = TTSSettings(chains={"vi": ["espeak"]})
 TRUE_PEAK_METER_TOLERANCE_DB = 0.1  # two 4x oversampling meters differ by this much
 SILENCE_DBFS = -50.0
 MAX_EDGE_SILENCE_S = 0.3
@@ -69,6 +70,17 @@ def assert_meets_policy_independently(clip: Clip) -> None:
     decoded = decode(clip.path)
     assert abs(integrated_lufs(decoded) - AUDIO.target_lufs) <= AUDIO.tolerance_lu
     assert true_peak_dbtp(decoded) <= AUDIO.max_true_peak_dbtp + TRUE_PEAK_METER_TOLERANCE_DB
+
+
+def render_text(
+    text: str, language: str, *, profile: AudioProfile, tts: TTSSettings, out_dir: Path
+) -> Clip:
+    """espeak-ng's speech of ``text`` processed into a clip in ``out_dir`` (the synthesis
+    cache lives beside it, so the folder holds only clips)."""
+    cache = SynthesisCache(out_dir.parent / f"{out_dir.name}-tts-cache", 10**9)
+    speaker = TextToSpeech(tts, cache=cache, dirs=EngineDirs(out_dir / "no-bank"), languages=["vi"])
+    speech = speaker.speak(SpeechRequest(language, text)).speech
+    return render_speech(speech, profile=profile, out_dir=out_dir)
 
 
 # --- fixtures ---------------------------------------------------------------------------
@@ -160,17 +172,16 @@ def test_empty_text_is_a_user_error(text: str, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_language_without_engine_asks_for_a_recording(tmp_path: Path) -> None:
-    with pytest.raises(TTSInputError, match="language 'hni' yet: upload a recording") as raised:
+def test_language_without_engine_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(TTSInputError, match="unknown language 'hni'") as raised:
         render_text("Nyuq", "hni", profile=AUDIO, tts=TTS, out_dir=tmp_path)
     assert raised.value.exit_code == 2
 
 
 def test_unknown_espeak_voice_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(TTSError, match=r"no voice 'xx-none'.*espeak_voice"):
-        render_text(
-            SENTENCE, "vi", profile=AUDIO, tts=TTSSettings(espeak_voice="xx-none"), out_dir=tmp_path
-        )
+    settings = TTSSettings(chains={"vi": ["espeak"]}, espeak={"voice": "xx-none"})
+    with pytest.raises(TTSError, match=r"no voice 'xx-none'.*tts.espeak.voice"):
+        render_text(SENTENCE, "vi", profile=AUDIO, tts=settings, out_dir=tmp_path)
 
 
 # --- recordings and generated sources ---------------------------------------------------
