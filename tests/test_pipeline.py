@@ -150,8 +150,32 @@ def test_clip_reports_input_and_output_as_json(sentence_clip: Clip) -> None:
     assert data["output"]["duration_s"] < data["input"]["duration_s"]  # silence trimmed
 
 
-def test_out_dir_holds_only_the_clip(sentence_clip: Clip) -> None:
-    assert list(sentence_clip.path.parent.iterdir()) == [sentence_clip.path]
+def test_out_dir_holds_only_the_clip_and_its_transcripts(sentence_clip: Clip) -> None:
+    vtt, srt = sentence_clip.path.with_suffix(".vtt"), sentence_clip.path.with_suffix(".srt")
+    assert sorted(sentence_clip.path.parent.iterdir()) == sorted([sentence_clip.path, vtt, srt])
+    assert sentence_clip.transcript == vtt
+
+
+def test_the_transcript_follows_the_trimmed_clip(sentence_clip: Clip) -> None:
+    """One cue per sentence, moved by the silence trimmed, ending within the clip."""
+    assert sentence_clip.transcript is not None
+    cues = re.findall(
+        r"(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})\n(.+)",
+        sentence_clip.transcript.read_text(encoding="utf-8"),
+    )
+    assert [cue[-1] for cue in cues] == [
+        "Kính thưa bà con nhân dân trong xã.",
+        "Sáng nay, Ủy ban nhân dân huyện tổ chức hội nghị.",
+    ]
+    seconds = [
+        (int(h) * 3600 + int(m) * 60 + int(s) + int(ms) / 1000)
+        for cue in cues
+        for h, m, s, ms in (cue[0:4], cue[4:8])
+    ]
+    assert seconds[0] == 0.0  # espeak-ng's leading silence is under the 0.3 s kept
+    assert seconds == sorted(seconds)
+    duration_s = sentence_clip.duration_ms / 1000
+    assert duration_s - 0.5 < seconds[-1] < duration_s + 0.5
 
 
 def test_same_text_and_settings_give_the_same_bytes(sentence_clip: Clip, tmp_path: Path) -> None:

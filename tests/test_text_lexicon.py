@@ -122,7 +122,7 @@ def test_bad_lexicon_names_file_line_and_entry(tmp_path: Path, body: str, expect
 
 
 def test_missing_unreadable_or_non_utf8_files_are_lexicon_errors(tmp_path: Path) -> None:
-    with pytest.raises(LexiconError, match="absent.yaml: no such file"):
+    with pytest.raises(LexiconError, match=r"absent\.yaml: no such file"):
         Lexicon.load(tmp_path / "absent.yaml")
     with pytest.raises(LexiconError, match="is a directory"):
         Lexicon.load(tmp_path)

@@ -3,6 +3,7 @@ the loopback service, the phrase bank and recordings, the cache, and bad input."
 
 from __future__ import annotations
 
+import itertools
 import re
 import socket
 import subprocess
@@ -64,7 +65,12 @@ def test_espeak_speaks_normalised_vietnamese_offline(tmp_path: Path) -> None:
     assert synthesis.fallbacks == ()
     assert not re.search(r"\d|UBND", synthesis.text)
     assert "ủy ban nhân dân" in synthesis.text and "mười hai trên hai mươi hai" in synthesis.text
-    assert seconds_of(synthesis.speech.path) > 5.0
+    duration = seconds_of(synthesis.speech.path)
+    assert duration > 5.0
+    cues = synthesis.speech.cues  # one per sentence, from each sentence's own run
+    assert [cue.text.split()[0] for cue in cues] == ["Sáng", "Có", "hộ"]
+    assert cues[0].start_s == 0.0 and cues[-1].end_s == pytest.approx(duration, abs=0.01)
+    assert all(a.end_s == b.start_s for a, b in itertools.pairwise(cues))
 
 
 def test_a_second_request_is_a_cache_hit(tmp_path: Path) -> None:

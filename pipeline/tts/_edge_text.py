@@ -15,8 +15,9 @@ from xml.sax.saxutils import escape
 
 from edge_tts.communicate import remove_incompatible_characters
 
+from pipeline.tts._sentences import SENTENCE_END
+
 MAX_CHUNK_BYTES = 4096
-_SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+|\n+")
 _CLAUSE_END = re.compile(r"(?<=[,–—])\s+")
 
 
@@ -43,7 +44,7 @@ def split_for_service(text: str, limit: int = MAX_CHUNK_BYTES) -> list[str]:
 
 def _pieces(text: str, limit: int) -> Iterator[str]:
     """Sentences, each cut further only if it alone is over the limit."""
-    for sentence in _split(_SENTENCE_END, text):
+    for sentence in _split(SENTENCE_END, text):
         if escaped_bytes(sentence) <= limit:
             yield sentence
             continue

@@ -2,20 +2,28 @@
 
 The fallback every Vietnamese chain ends in: no network, no model files, and fast (an
 hour of speech in seconds), so an alert never waits for anything.
+
+espeak-ng's command line reports no timings, so each sentence is spoken by a run of its
+own (about 10 ms each, two at a time) and the WAVs are joined: the lengths give every
+sentence's cue for the transcript. A very long text is spoken in at most ``MAX_RUNS``
+runs of several sentences each.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import wave
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
 from config import EspeakSettings
 from pipeline._errors import TTSError
 from pipeline._tools import run_tool, tool_path
-from pipeline.tts._base import Speech, SpeechRequest, Synthesizer, require_speakable
+from pipeline.tts._base import Cue, Speech, SpeechRequest, Synthesizer, require_speakable
+from pipeline.tts._sentences import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +35,9 @@ VIETNAMESE_VOICES = ("vi", "vi-vn-x-central", "vi-vn-x-south")
 MIN_RATE_WPM, MAX_RATE_WPM = 80, 450
 DEFAULT_AMPLITUDE = 100
 PITCH_STEPS_PER_HZ = 0.5  # espeak-ng's 0-99 pitch has no unit; ±50 Hz spans ±25 steps
+MAX_RUNS = 200  # beyond this many sentences, a run speaks several (and a cue covers them)
+PARALLEL_RUNS = 2  # espeak-ng uses one core; the machines Loa runs on have two or more
+_JOIN_FRAMES = 1 << 16
 
 
 class EspeakEngine(Synthesizer):
@@ -48,9 +59,16 @@ class EspeakEngine(Synthesizer):
         return espeak_version(tool_path("espeak-ng"))
 
     def synthesize(self, request: SpeechRequest, voice: str, out_dir: Path) -> Speech:
+        require_speakable(request.text)
+        require_voice(voice)
+        runs = _runs(split_sentences(request.text))
+        parts = [out_dir / f"sentence-{index:04d}.wav" for index in range(len(runs))]
+        arguments = self._arguments(request)
+        with ThreadPoolExecutor(PARALLEL_RUNS, "loa-espeak") as pool:
+            list(pool.map(lambda run, part: synthesize_espeak(run, voice, arguments, part),
+                          runs, parts))  # fmt: skip
         out = out_dir / "speech.wav"
-        synthesize_espeak(request.text, voice, self._arguments(request), out)
-        return Speech(out, self.name, voice)
+        return Speech(out, self.name, voice, _joined(parts, runs, out))
 
     def _arguments(self, request: SpeechRequest) -> list[str]:
         options = request.options
@@ -62,6 +80,35 @@ class EspeakEngine(Synthesizer):
             "-p", str(min(max(pitch, 0), 99)),
             "-a", str(amplitude),
         ]  # fmt: skip
+
+
+def _runs(sentences: list[str]) -> list[str]:
+    """The sentences that can be spoken, grouped into at most ``MAX_RUNS`` runs."""
+    speakable = [sentence for sentence in sentences if _has_words(sentence)]
+    per_run = -(-len(speakable) // MAX_RUNS)
+    return [" ".join(speakable[i : i + per_run]) for i in range(0, len(speakable), per_run)]
+
+
+def _has_words(sentence: str) -> bool:
+    return any(character.isalnum() for character in sentence)
+
+
+def _joined(parts: list[Path], runs: list[str], out: Path) -> tuple[Cue, ...]:
+    """``parts`` joined into ``out`` (deleted as they go); one cue per run."""
+    cues: list[Cue] = []
+    frames_before = 0
+    with wave.open(str(out), "wb") as joined:
+        for index, (part, text) in enumerate(zip(parts, runs, strict=True)):
+            with wave.open(str(part), "rb") as piece:
+                if index == 0:
+                    joined.setparams(piece.getparams())
+                rate, frames = piece.getframerate(), piece.getnframes()
+                while data := piece.readframes(_JOIN_FRAMES):
+                    joined.writeframes(data)
+            cues.append(Cue(frames_before / rate, (frames_before + frames) / rate, text))
+            frames_before += frames
+            part.unlink()
+    return tuple(cues)
 
 
 def synthesize_espeak(text: str, voice: str, arguments: Sequence[str], out_wav: Path) -> Path:
