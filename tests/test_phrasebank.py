@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import textwrap
 import unicodedata
+import wave
 from pathlib import Path
 
 import pytest
@@ -468,3 +469,22 @@ def test_a_broken_recording_is_named(copied_root: Path, tmp_path: Path) -> None:
     with pytest.raises(AudioInputError, match=str(broken)):
         PhrasebankEngine(copied_root).synthesize(alert_request(), VOICE, tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_wav_phrases_are_joined_sample_for_sample(
+    engine: PhrasebankEngine, demo_root: Path, tmp_path: Path
+) -> None:
+    """Phrases that are all PCM WAVs of one format are joined in Python: each phrase's
+    samples exactly, with exactly ``gap_s`` of digital silence between them."""
+    utterance = Utterance("alert-short", {"hazard": "hail", "place": "mu-ca"})
+    speech = engine.synthesize(SpeechRequest("hni", utterance=utterance), VOICE, tmp_path)
+    names = ("attention.wav", "hazard/hail.wav", "at.wav", "place/mu-ca.wav", "evacuate.wav")
+    files = [demo_root / "hni" / name for name in names]
+    expected = b""
+    for index, path in enumerate(files):
+        with wave.open(str(path), "rb") as phrase:
+            if index:
+                expected += b"\0" * round(DEMO_GAP_S * phrase.getframerate()) * 2
+            expected += phrase.readframes(phrase.getnframes())
+    with wave.open(str(speech.path), "rb") as joined:
+        assert joined.readframes(joined.getnframes()) == expected
