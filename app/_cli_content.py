@@ -185,9 +185,18 @@ def schedule_add(
         for play in outcome.plays
     ]
     if as_json:
-        print_json({"id": content_id, "plays": plays, "skipped_communes": outcome.skipped})
+        print_json(
+            {
+                "id": content_id,
+                "plays": plays,
+                "skipped_communes": outcome.skipped,
+                "failed_languages": outcome.failed_languages,
+            }
+        )
         return
     for play in plays:
         console.print(f"Xã {play['commune']}: {play['item_id']} lúc {play['start']}")
+    for language, reason in outcome.failed_languages.items():
+        errors.print(f"Không dựng được bản tiếng {language}: {reason}", markup=False)
     for commune_id in outcome.skipped:
         console.print(f"Bỏ qua xã {commune_id}: không có bản ngôn ngữ phù hợp.")

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from app._speech import text_to_speech
 from config import Commune, Settings, UserInputError
 from content import ContentStore, ItemView, VariantView
-from pipeline import Clip, render_speech
+from pipeline import AudioError, Clip, TTSError, render_speech
 from pipeline.tts import SpeechRequest, Synthesis, TextToSpeech
 from playout import (
     AudioRef,
@@ -42,6 +42,7 @@ class PublishOutcome:
     plays: list[ScheduledPlay] = field(default_factory=list)
     clips: dict[str, Clip] = field(default_factory=dict)
     syntheses: dict[str, Synthesis] = field(default_factory=dict)
+    failed_languages: dict[str, str] = field(default_factory=dict)  # language → why
     skipped: list[str] = field(default_factory=list)
     report: PublishReport = field(default_factory=PublishReport)
 
@@ -75,15 +76,25 @@ def render_variants(
     item: ItemView,
     languages: set[str],
     syntheses: dict[str, Synthesis] | None = None,
+    failures: dict[str, str] | None = None,
 ) -> dict[str, Clip]:
     """One clip per language the targets need and the item has; recorded in the store.
-    ``syntheses``, if given, receives how each language was spoken."""
+    ``syntheses``, if given, receives how each language was spoken. A language that
+    cannot be spoken or processed is put in ``failures`` (if given) and the others go
+    on, as a bulletin with one bad recording still goes out in the rest."""
     tts = text_to_speech(settings)
     clips: dict[str, Clip] = {}
     for variant in item.variants:
         if variant.language not in languages:
             continue
-        synthesis = _speak_variant(tts, store, variant)
+        try:
+            synthesis = _speak_variant(tts, store, variant)
+        except (TTSError, AudioError) as failure:
+            if failures is None:
+                raise
+            log.warning("content %d, %s: %s", item.id, variant.language, failure)
+            failures[variant.language] = str(failure)
+            continue
         if syntheses is not None:
             syntheses[variant.language] = synthesis
         clip = render_speech(
@@ -141,7 +152,12 @@ def publish_content(
     item = store.require_publishable(item_id)
     needed = {language for commune in communes for language in commune.languages}
     outcome = PublishOutcome(content_id=item.id)
-    outcome.clips = render_variants(settings, store, item, needed, outcome.syntheses)
+    outcome.clips = render_variants(
+        settings, store, item, needed, outcome.syntheses, outcome.failed_languages
+    )
+    if not outcome.clips and outcome.failed_languages:
+        reasons = "; ".join(f"{code}: {why}" for code, why in outcome.failed_languages.items())
+        raise TTSError(f"content item {item.id}: no language could be rendered: {reasons}")
     if not outcome.clips:
         raise UserInputError(
             f"content item {item.id} has no variant in any language of the target communes "

@@ -73,6 +73,22 @@ def test_each_language_follows_the_previous_one(settings: Settings, tmp_path: Pa
     assert blt.start == vi.start + timedelta(milliseconds=vi.audio.duration_ms + 2000)
 
 
+def test_a_language_that_cannot_be_spoken_does_not_hold_back_the_others(
+    settings: Settings,
+) -> None:
+    store = content_store(settings)
+    item = store.add_item("announcement", "Hai thứ tiếng", "vi", text=TEXT)
+    store.add_variant(item.id, "blt", text="Câu này không có trong kho câu ghi âm.")
+    store.approve(item.id, "test")
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    outcome = publish_content(
+        settings, item.id, resolve_communes(settings, "thi-tran-muong-te"), start
+    )
+    assert [play.item.language for play in outcome.plays] == ["vi"]
+    assert "no engine could speak 'blt'" in outcome.failed_languages["blt"]
+    assert outcome.syntheses["vi"].engine == "espeak"  # edge is out of reach here
+
+
 def test_a_forged_manifest_is_replaced_not_merged(settings: Settings) -> None:
     communes = resolve_communes(settings, "pa-u")
     start = datetime.now(UTC) + timedelta(minutes=5)
