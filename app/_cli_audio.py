@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app._output import console, errors, print_json
+from app._output import console, print_json, progress_bar
 from config import AudioProfile, Settings, UserInputError
 from pipeline import LoudnessReport, ProcessResult, measure, process
 
@@ -42,7 +39,7 @@ def process_command(
     settings: Settings = ctx.obj.settings
     name, chosen = _profile(settings, profile)
     _check_output(source, out)
-    with _progress(f"Đang xử lý {source.name}", enabled=not as_json) as report:
+    with progress_bar(f"Đang xử lý {source.name}", enabled=not as_json) as report:
         result = process(source, out, chosen, profile_name=name, progress=report)
     if as_json:
         print_json(result.to_dict())
@@ -105,21 +102,6 @@ def _check_output(source: Path, out: Path) -> None:
         raise UserInputError(f"{out}: is a directory, not an output file")
     if out.exists() and source.exists() and out.resolve() == source.resolve():
         raise UserInputError(f"{out}: the output would overwrite the input")
-
-
-@contextmanager
-def _progress(description: str, *, enabled: bool) -> Iterator[Callable[[float], None] | None]:
-    if not enabled or not errors.is_terminal:
-        yield None
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-    )
-    with Progress(*columns, TimeElapsedColumn(), console=errors, transient=True) as bar:
-        task = bar.add_task(description, total=1.0)
-        yield lambda fraction: bar.update(task, completed=fraction)
 
 
 def _print_result(result: ProcessResult) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from app._output import console, errors, print_json
+from app._output import console, errors, print_json, progress_bar
 from app._speech import text_to_speech
 from config import Settings, UserInputError
 from pipeline import export_speech
@@ -61,11 +63,17 @@ def synth_command(
         recording=recording,
         utterance=_utterance(template, slots or []),
     )
-    synthesis = text_to_speech(settings).speak(request, engine=engine)
+    with _status("Đang đọc văn bản…", enabled=not as_json):
+        synthesis = text_to_speech(settings).speak(request, engine=engine)
     profile = None if raw else settings.audio.profile()
-    exported = export_speech(
-        synthesis.speech, out, profile=profile, profile_name=settings.audio.default_profile
-    )
+    with progress_bar("Đang xử lý âm thanh", enabled=not as_json and not raw) as report:
+        exported = export_speech(
+            synthesis.speech,
+            out,
+            profile=profile,
+            profile_name=settings.audio.default_profile,
+            progress=report,
+        )
     if as_json:
         print_json(
             synthesis.to_dict()
@@ -124,6 +132,15 @@ def demo_phrasebank_command(ctx: typer.Context) -> None:
         console.print(
             f"Kho câu mẫu: {folder} (giọng máy thay thế, cần thay bằng giọng người bản ngữ)"
         )
+
+
+@contextmanager
+def _status(message: str, *, enabled: bool) -> Iterator[None]:
+    if not enabled or not errors.is_terminal:
+        yield
+        return
+    with errors.status(message):
+        yield
 
 
 def _text(text: str | None, text_file: Path | None, *, required: bool) -> str:

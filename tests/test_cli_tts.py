@@ -44,7 +44,11 @@ def test_synth_speaks_and_reports_as_json(env: dict[str, str], tmp_path: Path) -
         "synthesis_s",
     }  # fmt: skip
     assert (data["engine"], data["voice"], data["language"]) == ("espeak", "vi", "vi")
-    assert data["fallbacks"] == [] and data["cached"] is False and data["transcript"] is None
+    assert data["fallbacks"] == [] and data["cached"] is False
+    assert data["transcript"] == str(out.with_suffix(".vtt"))
+    vtt = out.with_suffix(".vtt").read_text(encoding="utf-8")
+    assert vtt.startswith("WEBVTT") and "ủy ban nhân dân huyện" in vtt
+    assert "ủy ban nhân dân huyện" in out.with_suffix(".srt").read_text(encoding="utf-8")
     assert abs(integrated_lufs(decode(out)) - -16.0) <= 0.5  # an independent meter
     assert data["duration_s"] == pytest.approx(len(decode(out).samples) / 48000, abs=0.1)
     again = synth_json(env, "--language", "vi", "--text", BULLETIN, "--out", str(out))
