@@ -181,25 +181,32 @@ class TextToSpeech:
         engines, fallbacks = self._built(names)
         voices = self._voices(engines, request)
         for name, synthesizer in engines.items():
-            voice = voices[name]
-            if voice is None:
-                reason = f"does not speak {request.language!r}"
-                fallbacks.append(Fallback(name, reason, exit_code=2))  # configured to
+            outcome = self._attempt(synthesizer, request, voices[name])
+            if isinstance(outcome, Fallback):
+                fallbacks.append(outcome)
                 continue
-            try:
-                speech, cached = self._speak_with(synthesizer, request, voice)
-            except UserInputError:
-                raise
-            except LoaError as failure:
-                if not isinstance(failure, EngineUnavailable):
-                    log.warning("%s failed for %s: %s", name, request.language, failure)
-                fallbacks.append(Fallback(name, str(failure), failure.exit_code))
-                continue
+            speech, cached = outcome
             seconds = time.monotonic() - started
             return Synthesis(
                 speech, request.language, request.text, tuple(fallbacks), cached, seconds
             )
         raise NoEngineSpoke(request.language, fallbacks)
+
+    def _attempt(
+        self, engine: Synthesizer, request: SpeechRequest, voice: str | None
+    ) -> tuple[Speech, bool] | Fallback:
+        """The speech (and whether it came from the cache), or why the engine did not
+        speak. A user's error is raised: no other engine would do better."""
+        if voice is None:  # the chain names an engine without the language: config to fix
+            return Fallback(engine.name, f"does not speak {request.language!r}", exit_code=2)
+        try:
+            return self._speak_with(engine, request, voice)
+        except UserInputError:
+            raise
+        except LoaError as failure:
+            if not isinstance(failure, EngineUnavailable):
+                log.warning("%s failed for %s: %s", engine.name, request.language, failure)
+            return Fallback(engine.name, str(failure), failure.exit_code)
 
     def _built(self, names: Sequence[str]) -> tuple[dict[str, Synthesizer], list[Fallback]]:
         """The engines that could be built; the others as fallbacks (a tool missing)."""

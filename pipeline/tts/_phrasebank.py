@@ -60,7 +60,7 @@ __all__ = [
 # does not resample it again.
 ASSEMBLY_SAMPLE_RATE = 48000
 # Changes when the same phrases would be assembled differently (it keys the TTS cache).
-ASSEMBLY_VERSION = "1"
+ASSEMBLY_VERSION = "2"  # 2: PCM WAV phrases of one format are joined at their own rate
 _FFMPEG_TO_WAV = ("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error")
 
 _IndexStamp = tuple[int, int]  # the index's mtime (ns) and size
