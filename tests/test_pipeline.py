@@ -33,7 +33,7 @@ from pipeline import (
     render_speech,
 )
 from pipeline._tools import run_tool
-from pipeline.tts import EngineDirs, SpeechRequest, SynthesisCache, TextToSpeech
+from pipeline.tts import Cue, EngineDirs, Speech, SpeechRequest, SynthesisCache, TextToSpeech
 from tests.meter import Decoded, decode, ffprobe_stream, integrated_lufs, true_peak_dbtp
 
 SENTENCE = "Kính thưa bà con nhân dân trong xã. Sáng nay, Ủy ban nhân dân huyện tổ chức hội nghị."
@@ -182,6 +182,25 @@ def test_same_text_and_settings_give_the_same_bytes(sentence_clip: Clip, tmp_pat
     again = render_text(SENTENCE, "vi", profile=AUDIO, tts=TTS, out_dir=tmp_path)
     assert again.sha256 == sentence_clip.sha256
     assert again.path.read_bytes() == sentence_clip.path.read_bytes()
+
+
+def test_cues_move_with_the_leading_silence_trimmed(tmp_path: Path) -> None:
+    """Speech that starts after 2 s of silence: the clip keeps at most 0.3 s of it, and
+    the transcript's cue moves by what was cut, to where the voice is in the clip."""
+    voice = tmp_path / "voice.wav"
+    run_tool(["espeak-ng", "-v", "vi", "-w", str(voice), "Kính thưa bà con."], timeout=30)
+    late = tmp_path / "late.wav"
+    ffmpeg("-i", str(voice), "-af", "adelay=2000,aresample=48000", str(late))
+    speech = Speech(late, "espeak", "vi", (Cue(2.0, 3.2, "Kính thưa bà con."),))
+    clip = render_speech(speech, profile=AUDIO, out_dir=tmp_path / "clips")
+    assert clip.transcript is not None
+    start = re.search(r"(\d\d):(\d\d)\.(\d{3}) -->", clip.transcript.read_text(encoding="utf-8"))
+    assert start is not None
+    cue_s = int(start[1]) * 60 + int(start[2]) + int(start[3]) / 1000
+    lead_in_voice_s = edge_silences_s(decode(voice))[0]  # espeak-ng's own, before the words
+    voice_in_clip_s = edge_silences_s(decode(clip.path))[0]
+    assert abs(cue_s + lead_in_voice_s - voice_in_clip_s) < 0.03
+    assert cue_s <= MAX_EDGE_SILENCE_S
 
 
 # --- text-to-speech input ---------------------------------------------------------------
