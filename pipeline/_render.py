@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from pipeline._media import probe_audio
 from pipeline._meter import LoudnessReport
 from pipeline._policy import policy_problems
 from pipeline._source import Source
-from pipeline.tts import Speech, write_transcripts
+from pipeline.tts import Cue, Speech, write_transcripts
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def render_speech(
         engine=speech.engine,
         voice=speech.voice,
         profile_name=profile_name,
-        speech=speech,
+        cues=speech.cues,
     )
 
 
@@ -120,8 +121,14 @@ def export_speech(
     else:
         result = process(speech.path, out, profile, profile_name=profile_name, progress=progress)
         duration_s, lead_s = result.output.duration_s, result.trimmed_start_s
-    written = write_transcripts([cue.shifted(-lead_s) for cue in speech.cues], out)
+    written = _transcripts(speech.cues, lead_s, out)
     return SpeechFile(out, duration_s, written[0] if written else None, result)
+
+
+def _transcripts(cues: Sequence[Cue], trimmed_s: float, audio: Path) -> tuple[Path, Path] | None:
+    """The ``.vtt`` and ``.srt`` beside ``audio``, the cues moved by the ``trimmed_s``
+    seconds of leading silence the audio engine cut; ``None`` if there are no cues."""
+    return write_transcripts([cue.shifted(-trimmed_s) for cue in cues], audio)
 
 
 def process_file(
@@ -132,7 +139,7 @@ def process_file(
     engine: str = "recorded",
     voice: str = "",
     profile_name: str = DEFAULT_AUDIO_PROFILE,
-    speech: Speech | None = None,
+    cues: Sequence[Cue] = (),
 ) -> Clip:
     """Process ``source`` (any audio ffmpeg reads) into ``out_dir/<sha256>.mp3``.
 
@@ -146,11 +153,9 @@ def process_file(
         result = process(audio, clip_path, profile, profile_name=profile_name)
         digest = _sha256(result.path)
         final = out_dir / f"{digest}.{EXTENSION}"
-        if speech is not None and speech.cues:
-            shifted = [cue.shifted(-result.trimmed_start_s) for cue in speech.cues]
-            write_transcripts(shifted, Path(work) / f"{digest}.{EXTENSION}")
-            for suffix in (".vtt", ".srt"):
-                os.replace(Path(work) / f"{digest}{suffix}", out_dir / f"{digest}{suffix}")
+        written = _transcripts(cues, result.trimmed_start_s, Path(work) / f"{digest}.{EXTENSION}")
+        for transcript in written or ():
+            os.replace(transcript, out_dir / transcript.name)
         os.replace(result.path, final)  # atomic: a clip appears whole or not at all
     clip = Clip(
         path=final,

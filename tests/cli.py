@@ -11,11 +11,16 @@ LOA = [sys.executable, "-m", "app"]
 
 
 def run_loa(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     clean = {name: value for name, value in os.environ.items() if not name.startswith("LOA_")}
     return subprocess.run(
         [*LOA, *args],
+        input=stdin,
         capture_output=True,
         text=True,
         env={**clean, **(env or {})},

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from config import EXAMPLE_CONFIG
-from tests.cli import LOA, one_line_error, run_loa
+from tests.cli import one_line_error, run_loa
 from tests.meter import decode, integrated_lufs
 
 BULLETIN = "Sáng nay, UBND huyện họp lúc 7h30 về 12/22 xã đạt chuẩn nông thôn mới."
@@ -73,15 +71,7 @@ def test_raw_keeps_the_engines_own_audio(env: dict[str, str], tmp_path: Path) ->
 
 
 def test_normalize_text_reads_stdin(env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [*LOA, "tts", "normalize-text", "--language", "vi"],
-        input=BULLETIN + "\n",
-        capture_output=True,
-        text=True,
-        env={**_clean_env(), **env},
-        timeout=60,
-        check=False,
-    )
+    result = run_loa("tts", "normalize-text", "--language", "vi", env=env, stdin=BULLETIN + "\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         "Sáng nay, ủy ban nhân dân huyện họp lúc bảy giờ ba mươi phút về mười hai trên hai "
@@ -150,7 +140,3 @@ def test_engines_lists_each_languages_chain(env: dict[str, str]) -> None:
     chains = json.loads(result.stdout)["chains"]
     assert chains["vi"] == ["espeak"] and chains["hni"] == ["recorded", "phrasebank"]
     assert chains["lhu"] == []  # spoken in the district, no chain configured
-
-
-def _clean_env() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items() if not name.startswith("LOA_")}
