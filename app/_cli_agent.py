@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -30,6 +31,15 @@ def commune_store(settings: Settings) -> S3ObjectStore:
     )
 
 
+def credentials_store(settings: Settings, path: Path, commune: str) -> S3ObjectStore:
+    """The store named by a ``loa credentials issue --json`` file, which must be ``commune``'s;
+    its endpoint and bucket replace the configured ones."""
+    from playout import CommuneCredentials
+
+    credentials = CommuneCredentials.read(path, commune=commune)
+    return credentials.open_store(settings.storage.region, max_attempts=3, connect_timeout_s=3.0)
+
+
 @agent_app.command("run")
 def run(
     ctx: typer.Context,
@@ -38,12 +48,24 @@ def run(
         bool, typer.Option("--once", help="Đồng bộ một lần, phát những gì đến hạn rồi thoát.")
     ] = False,
     sink: Annotated[str, typer.Option(help="file:THƯ_MỤC hoặc audio (loa thật).")] = "audio",
+    credentials: Annotated[
+        Path | None,
+        typer.Option(
+            "--credentials",
+            help="Tệp JSON do `loa credentials issue --json` in ra (thay cho cấu hình).",
+        ),
+    ] = None,
 ) -> None:
     """Đồng bộ lịch phát đã ký, kiểm tra, lưu đệm và phát đúng giờ."""
     from playout import CommuneAgent, parse_sink
 
     settings: Settings = ctx.obj.settings
-    agent = CommuneAgent(settings, commune, commune_store(settings), parse_sink(sink, settings))
+    store = (
+        commune_store(settings)
+        if credentials is None
+        else credentials_store(settings, credentials, commune)
+    )
+    agent = CommuneAgent(settings, commune, store, parse_sink(sink, settings))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from app._output import console, errors, print_json
+from app._output import console, errors, print_json, progress_bar
 from config import Settings, UserInputError
 
 if TYPE_CHECKING:
@@ -173,13 +173,15 @@ def schedule_add(
     from playout import Priority
 
     settings: Settings = ctx.obj.settings
-    outcome = publish_content(
-        settings,
-        content_id,
-        resolve_communes(settings, communes),
-        _parse_instant(at, settings),
-        priority=None if priority is None else Priority(priority.value),
-    )
+    with progress_bar("Đang ghi lịch phát cho các xã", enabled=not as_json) as report:
+        outcome = publish_content(
+            settings,
+            content_id,
+            resolve_communes(settings, communes),
+            _parse_instant(at, settings),
+            priority=None if priority is None else Priority(priority.value),
+            progress=None if report is None else lambda done, total: report(done / total),
+        )
     plays = [
         {"commune": play.commune_id, "item_id": play.item.id, "start": play.item.start.isoformat()}
         for play in outcome.plays
@@ -196,6 +198,12 @@ def schedule_add(
         return
     for play in plays:
         console.print(f"Xã {play['commune']}: {play['item_id']} lúc {play['start']}")
+    published = outcome.report
+    console.print(
+        f"Đã ghi {len(published.written)} lịch phát, {len(published.unchanged)} lịch đã có sẵn; "
+        f"tải lên {len(published.uploaded)} tệp âm thanh ({published.uploaded_bytes:,} byte), "
+        f"{len(published.already_present)} tệp đã có trong kho."
+    )
     for language, reason in outcome.failed_languages.items():
         errors.print(f"Không dựng được bản tiếng {language}: {reason}", markup=False)
     for commune_id in outcome.skipped:

@@ -1,6 +1,8 @@
-"""``loa keys``: the district's signing key."""
+"""``loa keys``: the district's signing key, and its rotation."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -24,9 +26,46 @@ def init(ctx: typer.Context) -> None:
 
 
 @keys_app.command("public")
-def public(ctx: typer.Context) -> None:
+def public(
+    ctx: typer.Context,
+    all_keys: Annotated[
+        bool,
+        typer.Option("--all", help="Cả khóa kế tiếp khi đang đổi khóa (mỗi khóa một dòng)."),
+    ] = False,
+) -> None:
     """In khóa công khai (base64) để cấu hình cho các xã."""
-    from playout import DistrictKeys
+    from playout import DistrictKeys, encode_public_key
 
-    settings: Settings = ctx.obj.settings
-    typer.echo(DistrictKeys(settings.key_dir).public_base64())
+    keys = DistrictKeys(ctx.obj.settings.key_dir)
+    if not all_keys:
+        typer.echo(keys.public_base64())
+        return
+    for key in keys.public_keys():
+        typer.echo(encode_public_key(key))
+
+
+@keys_app.command("rotate")
+def rotate(
+    ctx: typer.Context,
+    activate: Annotated[
+        bool,
+        typer.Option("--activate", help="Bước 2: bắt đầu ký bằng khóa kế tiếp."),
+    ] = False,
+) -> None:
+    """Đổi khóa hai bước: tạo khóa kế tiếp, các xã ghim cả hai khóa, rồi --activate."""
+    from playout import DistrictKeys, encode_public_key
+
+    keys = DistrictKeys(ctx.obj.settings.key_dir)
+    if activate:
+        retired = keys.activate_rotation()
+        console.print(f"Đã chuyển sang khóa mới: {keys.public_base64()}")
+        console.print(f"Khóa cũ đã thôi dùng (lưu trong {keys.retired_path}): {retired}")
+        console.print("Lịch phát đã ký bằng khóa cũ vẫn hợp lệ với các xã còn ghim khóa cũ.")
+        return
+    made = keys.prepare_rotation()
+    state = "Đã tạo khóa kế tiếp" if made else "Khóa kế tiếp đã có sẵn"
+    console.print(f"{state}: {keys.next_public_path}")
+    console.print("Cấu hình keys.trusted_public_keys của mọi xã phải có cả hai khóa:")
+    for key in keys.public_keys():
+        console.print(f"  - {encode_public_key(key)}")
+    console.print("Khi mọi xã đã cập nhật, chạy: loa keys rotate --activate")

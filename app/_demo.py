@@ -84,7 +84,7 @@ def run_demo(settings: Settings, progress: Progress) -> DemoResult:
             settings, content_id, communes, LEAD_TIME, play_window=PLAY_WINDOW
         )
         expected = {(play.commune_id, play.item.id) for play in outcome.plays}
-        progress("Các trạm xã đồng bộ, kiểm tra chữ ký và phát đúng giờ…")
+        progress("Các trạm xã đồng bộ bằng khóa S3 riêng, kiểm tra chữ ký và phát đúng giờ…")
         last_start = max(play.item.start for play in outcome.plays)
         wait = last_start - datetime.now(last_start.tzinfo) + AGENT_MARGIN
         sink_dirs = _run_agents(settings, [commune.id for commune in communes], wait)
@@ -166,10 +166,11 @@ def _run_agents(settings: Settings, commune_ids: list[str], wait: timedelta) -> 
     agent = settings.agent.model_copy(update={"once_max_wait_s": wait.total_seconds()})
     settings = settings.model_copy(update={"agent": agent})
     sink_dirs = {cid: settings.data_dir / "demo" / "played" / cid for cid in commune_ids}
+    stores = {cid: _commune_store(settings, cid) for cid in commune_ids}
     errors: list[BaseException] = []
     threads = [
         threading.Thread(
-            target=_run_one_agent, args=(settings, cid, sink_dirs[cid], errors), name=cid
+            target=_run_one_agent, args=(settings, cid, sink_dirs[cid], stores, errors), name=cid
         )
         for cid in commune_ids
     ]
@@ -182,12 +183,28 @@ def _run_agents(settings: Settings, commune_ids: list[str], wait: timedelta) -> 
     return sink_dirs
 
 
+def _commune_store(settings: Settings, commune_id: str) -> S3ObjectStore:
+    """The commune's own least-privilege identity on the embedded store, as a commune box
+    uses it (issued on the first demo, then reused); the district's on an external S3."""
+    if not settings.storage.is_embedded:
+        return S3ObjectStore.from_settings(settings)
+    seaweed = EmbeddedSeaweed(settings)
+    key = seaweed.identities.key(commune_id)
+    if key is None:
+        return seaweed.issue_credentials(commune_id).open_store(settings.storage.region)
+    return S3ObjectStore.from_settings(settings, key.access_key, key.secret_key)
+
+
 def _run_one_agent(
-    settings: Settings, commune_id: str, sink_dir: Path, errors: list[BaseException]
+    settings: Settings,
+    commune_id: str,
+    sink_dir: Path,
+    stores: dict[str, S3ObjectStore],
+    errors: list[BaseException],
 ) -> None:
     try:
         sink = FileSink(sink_dir, zone=settings.organisation.district.zone)
-        agent = CommuneAgent(settings, commune_id, S3ObjectStore.from_settings(settings), sink)
+        agent = CommuneAgent(settings, commune_id, stores[commune_id], sink)
         agent.run(once=True, stop_event=threading.Event())
     except BaseException as error:  # reported by the main thread
         errors.append(error)

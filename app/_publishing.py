@@ -20,6 +20,7 @@ from playout import (
     ItemKind,
     ManifestItem,
     Priority,
+    Progress,
     Publisher,
     PublishReport,
     S3ObjectStore,
@@ -141,10 +142,12 @@ def publish_content(
     *,
     priority: Priority | None = None,
     play_window: timedelta | None = None,
+    progress: Progress | None = None,
 ) -> PublishOutcome:
     """Render an approved item in each target's languages and add it to their manifests.
 
-    ``start`` is an instant, or a delay counted from when the clips are ready."""
+    ``start`` is an instant, or a delay counted from when the clips are ready.
+    ``progress`` is told (communes done, communes in all) as manifests are written."""
     window = play_window or timedelta(minutes=settings.publish.play_window_minutes)
     if isinstance(start, datetime):
         _check_start(start, window)
@@ -164,9 +167,8 @@ def publish_content(
             f"(needs one of {sorted(needed)}, has {list(item.languages)})"
         )
     publisher = _publisher(settings)
-    refs = {
-        lang: publisher.upload_audio(clip, outcome.report) for lang, clip in outcome.clips.items()
-    }
+    by_hash = publisher.upload_clips(outcome.clips.values(), outcome.report)
+    refs = {language: by_hash[clip.sha256] for language, clip in outcome.clips.items()}
     if isinstance(start, timedelta):
         start = datetime.now(settings.organisation.district.zone) + start
     items_by_commune: dict[str, list[ManifestItem]] = {}
@@ -177,7 +179,7 @@ def publish_content(
             outcome.plays.extend(ScheduledPlay(commune.id, entry) for entry in items)
         else:
             outcome.skipped.append(commune.id)
-    publisher.publish(items_by_commune, outcome.report)
+    publisher.publish(items_by_commune, outcome.report, progress=progress)
     return outcome
 
 
@@ -191,11 +193,14 @@ def _check_start(start: datetime, window: timedelta) -> None:
 
 
 def _publisher(settings: Settings) -> Publisher:
+    publish = settings.publish
     return Publisher(
         S3ObjectStore.from_settings(settings),
         DistrictKeys(settings.key_dir),
         settings.organisation.district.id,
-        validity=timedelta(hours=settings.publish.manifest_validity_hours),
+        validity=timedelta(hours=publish.manifest_validity_hours),
+        parallel=publish.parallel_requests,
+        part_bytes=publish.multipart_threshold_mb * 1024 * 1024,
     )
 
 

@@ -13,6 +13,7 @@ from app import (
     _cli_agent,
     _cli_audio,
     _cli_content,
+    _cli_credentials,
     _cli_demo,
     _cli_keys,
     _cli_storage,
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(_cli_system.config_app, name="config")
 app.add_typer(_cli_keys.keys_app, name="keys")
 app.add_typer(_cli_storage.storage_app, name="storage")
+app.add_typer(_cli_credentials.credentials_app, name="credentials")
 app.add_typer(_cli_audio.audio_app, name="audio")
 app.add_typer(_cli_tts.tts_app, name="tts")
 app.add_typer(_cli_content.content_app, name="content")

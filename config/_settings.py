@@ -227,6 +227,25 @@ class PublishSettings(_Section):
     play_window_minutes: float = Field(
         default=60.0, gt=0, description="not_after = start + this, unless given"
     )
+    parallel_requests: int = Field(
+        default=16, ge=1, le=64, description="manifest and audio PUTs in flight at once"
+    )
+    multipart_threshold_mb: int = Field(
+        default=8, ge=5, le=5120, description="audio above this is uploaded in parts of this size"
+    )
+
+
+class RetentionSettings(_Section):
+    """What ``loa storage gc`` may delete, and what it must keep (DESIGN.md §3)."""
+
+    audio_unreferenced_days: float = Field(
+        default=7.0,
+        ge=1.0,
+        description="audio no manifest has named for this long is deleted",
+    )
+    asrun_days: int = Field(
+        default=400, ge=30, description="as-run receipts are kept at least this long"
+    )
 
 
 class AgentSettings(_Section):
@@ -241,6 +260,9 @@ class AgentSettings(_Section):
     )
     access_key: str | None = Field(default=None, description="the commune's own S3 identity")
     secret_key: SecretStr | None = None
+    max_audio_mb: int = Field(
+        default=512, ge=1, description="a clip declared larger than this is never downloaded"
+    )
 
 
 class Settings(BaseSettings):
@@ -261,6 +283,7 @@ class Settings(BaseSettings):
     audio: AudioSettings = AudioSettings()
     tts: TTSSettings = TTSSettings()
     publish: PublishSettings = PublishSettings()
+    retention: RetentionSettings = RetentionSettings()
     agent: AgentSettings = AgentSettings()
 
     @classmethod

@@ -21,11 +21,6 @@ _ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 _SHA256 = r"^[0-9a-f]{64}$"
 
 
-def manifest_key(commune_id: str) -> str:
-    """Where a commune's manifest lives in the bucket (DESIGN.md §3)."""
-    return f"communes/{commune_id}/manifest.json"
-
-
 class Priority(StrEnum):
     NORMAL = "normal"
     PRIORITY = "priority"
@@ -163,21 +158,26 @@ def verify_signed(
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"{source}: {len(data)} bytes, over the {MAX_MANIFEST_BYTES} limit")
     document = _parse(data, source)
-    _check_signature(document, trusted_keys, source)
+    check_signature(document, trusted_keys, source)
     return _validate(document, source)
 
 
 def _parse(data: bytes, source: str) -> dict[str, Any]:
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as error:
         raise ManifestError(f"{source}: not UTF-8 JSON ({error})") from error
     if not isinstance(document, dict):
         raise ManifestError(f"{source}: not a JSON object")
     return document
 
 
-def _check_signature(
+def _refuse_constant(name: str) -> None:
+    # NaN and Infinity are not JSON, and the canonical form cannot be made with them.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_signature(
     document: dict[str, Any], trusted_keys: Sequence[Ed25519PublicKey], source: str
 ) -> None:
     unsigned = dict(document)

@@ -29,7 +29,16 @@ from botocore.exceptions import (
 )
 
 from config import ConfigError, Settings
-from playout._errors import ObjectNotFound, StorageError
+from playout._errors import (
+    ObjectNotFound,
+    ObjectTooLarge,
+    StorageAccessDenied,
+    StorageError,
+    StorageUnavailable,
+    StorageUnreachable,
+)
+from playout._layout import check_object_key, check_prefix
+from playout._s3_multipart import upload_in_parts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,6 +49,7 @@ log = logging.getLogger(__name__)
 _CHUNK_BYTES = 1024 * 1024
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _MISSING_BUCKET_CODES = frozenset({"NoSuchBucket"})
+_ALREADY_THERE_CODES = frozenset({"412", "PreconditionFailed"})
 _REFUSED_CREDENTIAL_CODES = frozenset(
     {
         "403",
@@ -78,6 +88,13 @@ class ObjectStore(ABC):
     @abstractmethod
     def put_file(self, key: str, path: Path, content_type: str) -> str:
         """Store the file at ``path`` under ``key`` in one PUT; return the new ETag."""
+
+    @abstractmethod
+    def put_file_if_absent(
+        self, key: str, path: Path, content_type: str, *, part_bytes: int
+    ) -> bool:
+        """Store the file unless ``key`` exists; ``False`` when it did. Files above
+        ``part_bytes`` go up in parts of that size."""
 
     @abstractmethod
     def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
@@ -120,6 +137,7 @@ class S3ObjectStore(ObjectStore):
         max_attempts: int = 5,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
+        max_connections: int = 16,
     ) -> None:
         _check_arguments(endpoint, bucket, access_key, secret_key)
         self.endpoint = endpoint.rstrip("/")
@@ -128,7 +146,7 @@ class S3ObjectStore(ObjectStore):
         self.access_key = access_key
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
-        config = _client_config(max_attempts, connect_timeout_s, read_timeout_s)
+        config = _client_config(max_attempts, connect_timeout_s, read_timeout_s, max_connections)
         # One session per store: boto3's default session is not safe to share between
         # the threads that build stores (the demo runs one agent per thread).
         session = boto3.session.Session()
@@ -170,6 +188,7 @@ class S3ObjectStore(ObjectStore):
             secret_key,
             max_attempts=max_attempts,
             connect_timeout_s=connect_timeout_s,
+            max_connections=max(settings.publish.parallel_requests, 4),
         )
 
     def __repr__(self) -> str:
@@ -211,6 +230,40 @@ class S3ObjectStore(ObjectStore):
                 ContentMD5=_content_md5(digest),
             )
         return _unquoted(response["ETag"])
+
+    def put_file_if_absent(
+        self, key: str, path: Path, content_type: str, *, part_bytes: int
+    ) -> bool:
+        if self.head(key) is not None:
+            return False
+        try:
+            size = path.stat().st_size
+        except OSError as error:
+            raise StorageError(f"cannot read {path}: {error.strerror or error}") from error
+        if size > part_bytes:
+            with self._translated("put", key):
+                upload_in_parts(self._client, self.bucket, key, path, content_type, part_bytes)
+            return True
+        return self._put_file_unless_present(key, path, content_type)
+
+    def _put_file_unless_present(self, key: str, path: Path, content_type: str) -> bool:
+        """One PUT with ``If-None-Match: *``: a writer that got there since our HEAD wins."""
+        digest = _file_md5(path)
+        try:
+            with self._translated("put", key), path.open("rb") as body:
+                self._client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=content_type,
+                    ContentMD5=_content_md5(digest),
+                    IfNoneMatch="*",
+                )
+        except StorageError as error:
+            if _code_of(error) in _ALREADY_THERE_CODES:
+                return False
+            raise
+        return True
 
     def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
         with self._translated("get", key):
@@ -261,6 +314,7 @@ class S3ObjectStore(ObjectStore):
         return size
 
     def list(self, prefix: str, *, page_size: int = 1000) -> Iterator[ObjectInfo]:
+        check_prefix(prefix)
         pages = self._client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
         )
@@ -301,14 +355,17 @@ class S3ObjectStore(ObjectStore):
         size = response["ContentLength"]
         if size > max_bytes:
             response["Body"].close()
-            raise StorageError(
+            raise ObjectTooLarge(
                 f"{self._where(key)} is {size} bytes, over the {max_bytes}-byte limit: "
                 "not downloaded"
             )
 
     @contextmanager
     def _translated(self, action: str, key: str | None = None) -> Iterator[None]:
-        """Turn every boto exception into our own error with a one-line message."""
+        """Refuse a key outside its place before any request (``ObjectKeyError``), then
+        turn every boto exception into our own error with a one-line message."""
+        if key is not None and action != "list":
+            check_object_key(key)
         try:
             yield
         except ClientError as error:
@@ -321,12 +378,12 @@ class S3ObjectStore(ObjectStore):
         reason = _client_reason(error)
         if code in _REFUSED_CREDENTIAL_CODES:
             hint = " (check this computer's clock)" if code == "RequestTimeTooSkewed" else ""
-            return StorageError(
+            return StorageAccessDenied(
                 f"S3 endpoint {self.endpoint} refused access key {self.access_key!r} "
                 f"to {action} {self._where(key)}: {reason}{hint}"
             )
         if code in _MISSING_BUCKET_CODES or (key is None and code in _NOT_FOUND_CODES):
-            return StorageError(
+            return StorageUnavailable(
                 f"bucket {self.bucket!r} does not exist at S3 endpoint {self.endpoint} "
                 f"(to {action} {self._where(key)})"
             )
@@ -339,10 +396,10 @@ class S3ObjectStore(ObjectStore):
     def _transport_error(self, error: BotoCoreError, action: str, key: str | None) -> StorageError:
         if isinstance(error, ConnectTimeoutError):
             reason = f"no connection within {self._connect_timeout_s:g} s"
-            return StorageError(f"cannot reach S3 endpoint {self.endpoint}: {reason}")
+            return StorageUnreachable(f"cannot reach S3 endpoint {self.endpoint}: {reason}")
         if isinstance(error, EndpointConnectionError):
             reason = _network_reason(error)
-            return StorageError(f"cannot reach S3 endpoint {self.endpoint}: {reason}")
+            return StorageUnreachable(f"cannot reach S3 endpoint {self.endpoint}: {reason}")
         if isinstance(error, ReadTimeoutError):
             return StorageError(
                 f"S3 endpoint {self.endpoint} did not answer within "
@@ -366,8 +423,11 @@ def _check_arguments(endpoint: str, bucket: str, access_key: str, secret_key: st
         raise ConfigError(f"storage credentials for {endpoint}: empty access key or secret key")
 
 
-def _client_config(max_attempts: int, connect_timeout_s: float, read_timeout_s: float) -> Config:
+def _client_config(
+    max_attempts: int, connect_timeout_s: float, read_timeout_s: float, max_connections: int
+) -> Config:
     return Config(
+        max_pool_connections=max_connections,
         signature_version="s3v4",
         s3={"addressing_style": "path"},
         retries={"mode": "standard", "max_attempts": max_attempts},
@@ -404,6 +464,11 @@ def _file_md5(path: Path) -> bytes:
 
 def _content_md5(digest: bytes) -> str:
     return base64.b64encode(digest).decode("ascii")
+
+
+def _code_of(error: StorageError) -> str:
+    cause = error.__cause__
+    return _code(cause) if isinstance(cause, ClientError) else ""
 
 
 def _code(error: ClientError) -> str:

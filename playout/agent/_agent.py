@@ -18,12 +18,13 @@ from functools import partial
 from pathlib import Path
 
 from config import Commune, Settings, UserInputError
-from playout._errors import ManifestError, ObjectNotFound, StorageError
+from playout._errors import ManifestError, ObjectNotFound, StorageAccessDenied, StorageError
+from playout._layout import heartbeat_key
 from playout._manifest import AudioRef, Manifest
 from playout._objectstore import ObjectStore
 from playout.agent._cache import AudioCache, AudioIntegrityError
 from playout.agent._clock import Clock, local_iso, utc_now, wait_until
-from playout.agent._heartbeat import Heartbeat, heartbeat_key
+from playout.agent._heartbeat import Heartbeat
 from playout.agent._outbox import Outbox
 from playout.agent._problems import ProblemLog
 from playout.agent._receipt import AsRunReceipt
@@ -71,7 +72,9 @@ class CommuneAgent:
         self._clock = clock
         self._state = LocalState(self.directory / "state.json")
         self._manifests = ManifestSync(store, identity, self._state)
-        self._cache = AudioCache(self.directory / "cache")
+        self._cache = AudioCache(
+            self.directory / "cache", max_object_bytes=settings.agent.max_audio_mb * 1024 * 1024
+        )
         self._outbox = Outbox(self.directory / "outbox")
         self._problems = ProblemLog()
         self._refused_audio: dict[str, str] = {}
@@ -260,6 +263,8 @@ class CommuneAgent:
             return
         if result.status is SyncStatus.REFUSED:
             self._note_refusal(str(result.error))
+        elif isinstance(result.error, StorageAccessDenied):
+            self._problems.add(now, f"storage refused this agent's credentials: {result.error}")
         elif result.status is SyncStatus.OFFLINE:
             self._problems.add(now, f"storage unreachable: {result.error}")
         else:

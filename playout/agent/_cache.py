@@ -41,9 +41,10 @@ class CacheUsage:
 
 
 class AudioCache:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, max_object_bytes: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
+        self._max_object_bytes = max_object_bytes
         self._remove_partials()
 
     def path_for(self, ref: AudioRef) -> Path:
@@ -56,6 +57,10 @@ class AudioCache:
         """Download, check and keep ``ref``. ``AudioIntegrityError`` when the object is
         not the declared one; ``StorageError`` when it cannot be had now."""
         final = self.path_for(ref)
+        if ref.bytes > self._max_object_bytes:
+            # Even a validly signed manifest does not get to fill a commune box's disk.
+            limit = f"the agent's limit of {self._max_object_bytes} bytes (agent.max_audio_mb)"
+            raise AudioIntegrityError(ref, f"declares {ref.bytes} bytes, over {limit}")
         _check_declared_size(store, ref)
         download = final.with_name(f"{final.name}.{uuid.uuid4().hex}{_DOWNLOAD_SUFFIX}")
         try:

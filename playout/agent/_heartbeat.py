@@ -15,10 +15,6 @@ from playout.agent._receipt import AsRunReceipt
 from playout.agent._schedule import Occurrence
 
 
-def heartbeat_key(commune_id: str) -> str:
-    return f"communes/{commune_id}/status/heartbeat.json"
-
-
 def agent_version() -> str:
     try:
         return importlib.metadata.version("loa")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
+from playout._layout import asrun_prefix
 from playout.agent._clock import local_iso, unix_ms
 from playout.agent._schedule import Occurrence
 from playout.agent._sink import Outcome, PlayResult
@@ -34,7 +35,7 @@ class AsRunReceipt:
         occurrence = self.occurrence
         day = self.moment.astimezone(zone).date().isoformat()
         name = f"{unix_ms(self.moment)}-{occurrence.item.id}.json"
-        return f"communes/{occurrence.commune_id}/asrun/{day}/{name}"
+        return f"{asrun_prefix(occurrence.commune_id)}{day}/{name}"
 
     def document(self, zone: tzinfo) -> dict[str, Any]:
         item = self.occurrence.item

@@ -16,8 +16,9 @@ from enum import StrEnum
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from config import LoaError
-from playout._errors import ManifestError, ObjectNotFound, StorageError
-from playout._manifest import MAX_MANIFEST_BYTES, Manifest, manifest_key, verify, verify_signed
+from playout._errors import ManifestError, ObjectNotFound, ObjectTooLarge, StorageError
+from playout._layout import manifest_key
+from playout._manifest import MAX_MANIFEST_BYTES, Manifest, verify, verify_signed
 from playout._objectstore import ObjectStore
 from playout.agent._atomic import write_atomic
 from playout.agent._state import LocalState
@@ -29,7 +30,7 @@ class SyncStatus(StrEnum):
     ACCEPTED = "accepted"  # a new manifest is in force
     UNCHANGED = "unchanged"  # the manifest in storage is the one in force
     REFUSED = "refused"  # the manifest in storage failed a check; the old one stays
-    OFFLINE = "offline"  # storage unreachable; the cached manifest stays
+    OFFLINE = "offline"  # storage unreachable or refusing us; the cached manifest stays
     ABSENT = "absent"  # nothing published for this commune yet
 
 
@@ -84,6 +85,9 @@ class ManifestSync:
             )
         except ObjectNotFound as error:
             return self._result(SyncStatus.ABSENT, error)
+        except ObjectTooLarge as error:
+            self._refusal = ManifestError(str(error))
+            return self._result(SyncStatus.REFUSED, self._refusal)
         except StorageError as error:
             return self._result(SyncStatus.OFFLINE, error)
         if fetched is None:
