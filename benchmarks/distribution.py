@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import random
 import sys
@@ -148,17 +149,22 @@ def _poll_worker(
     store: Store,
     communes: list[str],
     etags: dict[str, str],
-    seconds: float,
-    interval_s: float,
+    window: tuple[float, float],
+    gates: tuple[multiprocessing.synchronize.Event, multiprocessing.Queue],  # type: ignore[type-arg]
     results: multiprocessing.Queue,  # type: ignore[type-arg]
 ) -> None:
+    """Build every agent's client first, say so, wait for the start, then poll."""
+    seconds, interval_s = window
+    go, ready = gates
+    clients = {commune: store.open(max_attempts=1, max_connections=1) for commune in communes}
+    ready.put(len(clients))
+    go.wait()
     stop_at = time.monotonic() + seconds
     counts = {"304": 0, "200": 0, "error": 0}
     lock = threading.Lock()
 
     def agent(commune: str) -> None:
-        client = store.open(max_attempts=1, max_connections=1)
-        key = manifest_key(commune)
+        client, key = clients[commune], manifest_key(commune)
         mine = {"304": 0, "200": 0, "error": 0}
         next_poll = time.monotonic() + random.uniform(0, interval_s)
         while (now := time.monotonic()) < stop_at:
@@ -187,17 +193,22 @@ def poll(store: Store, etags: dict[str, str], processes: int, seconds: float, in
          weed_pid: int) -> dict[str, float]:  # fmt: skip
     communes = sorted(etags)
     shares = [communes[index::processes] for index in range(processes)]
+    go = multiprocessing.Event()
+    ready: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     workers = [
         multiprocessing.Process(
-            target=_poll_worker, args=(store, share, etags, seconds, interval_s, results)
+            target=_poll_worker,
+            args=(store, share, etags, (seconds, interval_s), (go, ready), results),
         )
         for share in shares
     ]
     for worker in workers:
         worker.start()
-    time.sleep(1.0)  # clients built and connected before the window opens
+    for _ in workers:
+        ready.get()  # every client built before the window opens
     cpu_before, wall_before = _cpu_seconds(weed_pid), time.monotonic()
+    go.set()
     totals = {"304": 0, "200": 0, "error": 0}
     for _ in workers:
         for name, value in results.get().items():
@@ -209,7 +220,7 @@ def poll(store: Store, etags: dict[str, str], processes: int, seconds: float, in
     return {
         "agents": len(communes),
         "interval_s": interval_s,
-        "not_modified_per_s": round(totals["304"] / seconds, 1),
+        "not_modified_per_s": round(totals["304"] / wall, 1),
         "changed": totals["200"],
         "errors": totals["error"],
         "storage_cpu_percent_of_one_core": round(100 * cpu / wall, 1),
