@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from config import UserInputError
+from playout._private_files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class DistrictKeys:
         retired = encode_public_key(old.public_key())
         _append_line(self.retired_path, retired)
         os.replace(self.next_private_path, self.private_path)
-        _write_private(self.public_path, _public_file_text(new), mode=0o644)
+        write_private(self.public_path, _public_file_text(new), mode=0o644)
         self.next_public_path.unlink(missing_ok=True)
         log.info("district key rotated; retired %s", retired)
         return retired
@@ -148,8 +149,8 @@ def _new_pair(private_path: Path, public_path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_private(private_path, pem)
-    _write_private(public_path, _public_file_text(private_key), mode=0o644)
+    write_private(private_path, pem)
+    write_private(public_path, _public_file_text(private_key), mode=0o644)
 
 
 def _public_file_text(private_key: Ed25519PrivateKey) -> bytes:
@@ -191,15 +192,4 @@ def _append_line(path: Path, line: str) -> None:
     existing = path.read_text(encoding="ascii").split() if path.exists() else []
     if line not in existing:
         text = "".join(f"{entry}\n" for entry in [*existing, line])
-        _write_private(path, text.encode("ascii"), mode=0o644)
-
-
-def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    partial = path.with_name(path.name + ".part")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(partial, mode)
-    os.replace(partial, path)
+        write_private(path, text.encode("ascii"), mode=0o644)

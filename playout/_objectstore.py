@@ -86,10 +86,6 @@ class ObjectStore(ABC):
         """Store ``data`` under ``key`` in one PUT; return the new ETag."""
 
     @abstractmethod
-    def put_file(self, key: str, path: Path, content_type: str) -> str:
-        """Store the file at ``path`` under ``key`` in one PUT; return the new ETag."""
-
-    @abstractmethod
     def put_file_if_absent(
         self, key: str, path: Path, content_type: str, *, part_bytes: int
     ) -> bool:
@@ -216,18 +212,6 @@ class S3ObjectStore(ObjectStore):
                 Body=data,
                 ContentType=content_type,
                 ContentMD5=_content_md5(hashlib.md5(data, usedforsecurity=False).digest()),
-            )
-        return _unquoted(response["ETag"])
-
-    def put_file(self, key: str, path: Path, content_type: str) -> str:
-        digest = _file_md5(path)
-        with self._translated("put", key), path.open("rb") as body:
-            response = self._client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ContentType=content_type,
-                ContentMD5=_content_md5(digest),
             )
         return _unquoted(response["ETag"])
 

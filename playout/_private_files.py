@@ -1,4 +1,5 @@
-"""Files that hold secrets on the district host: owner-only (0600), replaced atomically."""
+"""Files on the district host that hold secrets or keys: owner-only (0600) unless said
+otherwise, replaced atomically."""
 
 from __future__ import annotations
 
@@ -6,19 +7,21 @@ import os
 from pathlib import Path
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by the owner only, beside the target, then rename.
+def write_private(path: Path, content: str | bytes, *, mode: int = 0o600) -> None:
+    """Write ``content`` (text as UTF-8) with ``mode``, owner-only by default, beside the
+    target, then rename.
 
     Readers see the old file or the new one, never a half-written one. Callers that may
     race on the same file hold a lock: the partial file's name is fixed."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
     partial = path.with_name(path.name + ".part")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(text)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
         file.flush()
         os.fsync(file.fileno())
     # O_CREAT's mode is only used for a new file; an old partial may have been looser.
-    os.chmod(partial, 0o600)
+    os.chmod(partial, mode)
     os.replace(partial, path)
 
 

@@ -126,13 +126,6 @@ class Publisher:
 
     # -- audio ---------------------------------------------------------------------
 
-    def upload_audio(self, clip: Clip, report: PublishReport | None = None) -> AudioRef:
-        """Upload ``clip`` unless its content address is already in the bucket."""
-        ref, written = self._upload(clip)
-        if report is not None:
-            _note_upload(report, ref, written)
-        return ref
-
     def upload_clips(self, clips: Iterable[Clip], report: PublishReport) -> dict[str, AudioRef]:
         """Each distinct clip once, ``parallel`` at a time; the refs by SHA-256."""
         distinct = {clip.sha256: clip for clip in clips}
@@ -144,6 +137,8 @@ class Publisher:
         return refs
 
     def _upload(self, clip: Clip) -> tuple[AudioRef, bool]:
+        """Upload ``clip`` unless its content address is already in the bucket; the ref,
+        and whether it was written."""
         key = audio_key(clip)
         content_type = AUDIO_CONTENT_TYPES.get(clip.extension, "application/octet-stream")
         written = self._store.put_file_if_absent(

@@ -63,9 +63,6 @@ class SwitchableStore(ObjectStore):
     def put_bytes(self, key: str, data: bytes, content_type: str) -> str:
         return self.current.put_bytes(key, data, content_type)
 
-    def put_file(self, key: str, path: Path, content_type: str) -> str:
-        return self.current.put_file(key, path, content_type)
-
     def put_file_if_absent(
         self, key: str, path: Path, content_type: str, *, part_bytes: int
     ) -> bool:

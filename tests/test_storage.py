@@ -82,12 +82,24 @@ def test_put_and_get_round_trip(object_store: S3ObjectStore) -> None:
     assert info.last_modified.tzinfo is not None
 
 
-def test_put_file(object_store: S3ObjectStore, tmp_path: Path) -> None:
+def test_put_file_if_absent_writes_once_in_one_checked_put(
+    object_store: S3ObjectStore, tmp_path: Path
+) -> None:
     source = tmp_path / "clip.mp3"
     source.write_bytes(os.urandom(300_000))
-    etag = object_store.put_file("audio/clip.mp3", source, "audio/mpeg")
-    assert etag == hashlib.md5(source.read_bytes(), usedforsecurity=False).hexdigest()
+
+    assert object_store.put_file_if_absent(
+        "audio/clip.mp3", source, "audio/mpeg", part_bytes=1 << 20
+    )
+    info = object_store.head("audio/clip.mp3")
+    assert info is not None  # one PUT: the ETag is the plain MD5 of the bytes
+    assert info.etag == hashlib.md5(source.read_bytes(), usedforsecurity=False).hexdigest()
     assert object_store.get_bytes("audio/clip.mp3", max_bytes=300_000) == source.read_bytes()
+    source.write_bytes(b"other bytes")
+    assert not object_store.put_file_if_absent(
+        "audio/clip.mp3", source, "audio/mpeg", part_bytes=1 << 20
+    )
+    assert object_store.get_bytes("audio/clip.mp3", max_bytes=300_000) != b"other bytes"
 
 
 def test_get_if_changed_is_none_while_the_etag_holds(object_store: S3ObjectStore) -> None:
