@@ -1,8 +1,9 @@
-"""``loa content`` (editorial work) and ``loa schedule add`` (publish an approved item)."""
+"""``loa content`` (editorial work, slot bookings) and ``loa schedule add`` (publish an item)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,10 +12,10 @@ import typer
 from rich.table import Table
 
 from app._output import console, errors, print_json, progress_bar
-from config import Settings, UserInputError
+from config import Commune, Settings, UserInputError
 
 if TYPE_CHECKING:
-    from content import ItemView
+    from content import ItemView, SlotBookingView
 
 content_app = typer.Typer(help="Nội dung: thêm, biên dịch, duyệt.", no_args_is_help=True)
 variant_app = typer.Typer(help="Bản ngôn ngữ của một nội dung.", no_args_is_help=True)
@@ -27,6 +28,9 @@ TextFile = Annotated[
 AudioFile = Annotated[
     Path | None, typer.Option("--audio-file", help="Bản ghi âm (người bản ngữ đọc).")
 ]
+
+# date.fromisoformat also takes 20261123 and 2026-W48-1; editors are asked for one form.
+DAY_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class PriorityChoice(StrEnum):
@@ -145,6 +149,183 @@ def list_items(
             ", ".join(row["languages"]),
         )
     console.print(table)
+
+
+# -- slot bookings ------------------------------------------------------------------------
+
+
+def booking_summary(booking: SlotBookingView) -> dict[str, Any]:
+    return {
+        "id": booking.id,
+        "item_id": booking.item_id,
+        "slot": booking.slot,
+        "communes": None if booking.communes is None else list(booking.communes),
+        "first_day": booking.first_day.isoformat(),
+        "last_day": booking.last_day.isoformat(),
+        "position": booking.position,
+        "created_at": booking.created_at.isoformat(),
+        "created_by": booking.created_by,
+        "cancelled_at": None if booking.cancelled_at is None else booking.cancelled_at.isoformat(),
+        "cancelled_by": booking.cancelled_by,
+    }
+
+
+def _parse_day(option: str, value: str) -> date:
+    if not DAY_PATTERN.fullmatch(value.strip()):
+        raise UserInputError(f"{option} {value!r}: not a date in the form YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserInputError(f"{option} {value!r}: no such day in the calendar") from None
+
+
+def _booked_communes(settings: Settings, spec: str, slot: str) -> list[Commune] | None:
+    """The communes ``--communes`` names (``None`` for all), each one having ``slot``."""
+    from app._publishing import resolve_communes
+
+    names = settings.slot_names()
+    if slot not in names:
+        raise UserInputError(
+            f"--slot {slot!r}: not a slot of district {settings.organisation.district.id!r} "
+            f"(slots: {', '.join(names) or 'none'})"
+        )
+    if spec.strip() == "all":
+        return None
+    communes = resolve_communes(settings, spec)
+    for commune in communes:
+        slots = settings.commune_slots(commune.id)
+        if slot not in slots:
+            raise UserInputError(
+                f"--slot {slot!r}: commune {commune.id!r} has no such slot "
+                f"(its slots: {', '.join(slots) or 'none'})"
+            )
+    return communes
+
+
+def _days_text(booking: SlotBookingView) -> str:
+    if booking.first_day == booking.last_day:
+        return f"ngày {booking.first_day:%d/%m/%Y}"
+    return f"từ {booking.first_day:%d/%m/%Y} đến {booking.last_day:%d/%m/%Y}"
+
+
+def _communes_text(communes: list[Commune] | None) -> str:
+    if communes is None:
+        return "mọi xã"
+    return "xã " + ", ".join(commune.name for commune in communes)
+
+
+@content_app.command("book")
+def book(
+    ctx: typer.Context,
+    item_id: Annotated[int, typer.Argument(help="Số của nội dung đã duyệt.")],
+    slot: Annotated[str, typer.Option("--slot", help="Tên khung phát, ví dụ morning.")],
+    communes: Annotated[
+        str, typer.Option("--communes", help="Danh sách mã xã, cách nhau dấu phẩy, hoặc all.")
+    ],
+    first_day: Annotated[str, typer.Option("--from", help="Ngày đầu, YYYY-MM-DD.")],
+    last_day: Annotated[
+        str | None, typer.Option("--until", help="Ngày cuối, YYYY-MM-DD (mặc định: ngày đầu).")
+    ] = None,
+    position: Annotated[
+        int | None, typer.Option("--position", help="Thứ tự trong khung (nhỏ phát trước).")
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="Người xếp lịch.")] = "editor",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Xếp một nội dung đã duyệt vào khung phát hằng ngày của các xã."""
+    from app._publishing import content_store
+
+    settings: Settings = ctx.obj.settings
+    first = _parse_day("--from", first_day)
+    last = None if last_day is None else _parse_day("--until", last_day)
+    targets = _booked_communes(settings, communes, slot)
+    booking = content_store(settings).book(
+        item_id,
+        slot,
+        communes=None if targets is None else [commune.id for commune in targets],
+        first_day=first,
+        last_day=last,
+        position=position,
+        actor=by,
+    )
+    if as_json:
+        print_json(booking_summary(booking))
+        return
+    console.print(
+        f"Đã xếp nội dung số {booking.item_id} vào khung {booking.slot} {_days_text(booking)} "
+        f"cho {_communes_text(targets)} (thứ tự {booking.position}); mã đặt lịch {booking.id}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@content_app.command("unbook")
+def unbook(
+    ctx: typer.Context,
+    booking_id: Annotated[int, typer.Argument(help="Mã đặt lịch.")],
+    by: Annotated[str, typer.Option("--by", help="Người hủy.")] = "editor",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Hủy một lần đặt lịch (vẫn giữ trong nhật ký)."""
+    from app._publishing import content_store
+
+    booking = content_store(ctx.obj.settings).unbook(booking_id, by)
+    if as_json:
+        print_json(booking_summary(booking))
+        return
+    console.print(
+        f"Đã hủy đặt lịch số {booking.id} (nội dung số {booking.item_id}, "
+        f"khung {booking.slot} {_days_text(booking)}).",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@content_app.command("bookings")
+def list_bookings(
+    ctx: typer.Context,
+    slot: Annotated[str | None, typer.Option("--slot", help="Chỉ khung này.")] = None,
+    day: Annotated[str | None, typer.Option("--day", help="Chỉ ngày này, YYYY-MM-DD.")] = None,
+    item_id: Annotated[int | None, typer.Option("--item", help="Chỉ nội dung này.")] = None,
+    include_cancelled: Annotated[bool, typer.Option("--all", help="Cả lịch đã hủy.")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Danh sách nội dung đã xếp vào các khung phát."""
+    from app._publishing import content_store
+
+    bookings = content_store(ctx.obj.settings).bookings(
+        item_id=item_id,
+        slot=slot,
+        day=None if day is None else _parse_day("--day", day),
+        include_cancelled=include_cancelled,
+    )
+    if as_json:
+        print_json([booking_summary(booking) for booking in bookings])
+        return
+    if not bookings:
+        console.print("Không có nội dung nào được xếp vào khung phát.")
+        return
+    console.print(_bookings_table(bookings))
+
+
+def _bookings_table(bookings: list[SlotBookingView]) -> Table:
+    table = Table(
+        "Mã", "Nội dung", "Khung", "Xã", "Từ ngày", "Đến ngày", "Thứ tự", "Người xếp",
+        "Trạng thái",
+    )  # fmt: skip
+    for booking in bookings:
+        table.add_row(
+            str(booking.id),
+            str(booking.item_id),
+            booking.slot,
+            "mọi xã" if booking.communes is None else ", ".join(booking.communes),
+            f"{booking.first_day:%d/%m/%Y}",
+            f"{booking.last_day:%d/%m/%Y}",
+            str(booking.position),
+            booking.created_by,
+            "còn hiệu lực" if booking.is_live else f"đã hủy ({booking.cancelled_by})",
+        )
+    return table
 
 
 def _parse_instant(value: str, settings: Settings) -> datetime:

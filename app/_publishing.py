@@ -23,6 +23,7 @@ from playout import (
     Progress,
     Publisher,
     PublishReport,
+    Repeat,
     S3ObjectStore,
 )
 
@@ -142,11 +143,13 @@ def publish_content(
     *,
     priority: Priority | None = None,
     play_window: timedelta | None = None,
+    repeat: Repeat | None = None,
     progress: Progress | None = None,
 ) -> PublishOutcome:
     """Render an approved item in each target's languages and add it to their manifests.
 
-    ``start`` is an instant, or a delay counted from when the clips are ready.
+    ``start`` is an instant, or a delay counted from when the clips are ready; with
+    ``repeat``, each language plays again every ``repeat.every_s`` until ``repeat.until``.
     ``progress`` is told (communes done, communes in all) as manifests are written."""
     window = play_window or timedelta(minutes=settings.publish.play_window_minutes)
     if isinstance(start, datetime):
@@ -166,21 +169,30 @@ def publish_content(
             f"content item {item.id} has no variant in any language of the target communes "
             f"(needs one of {sorted(needed)}, has {list(item.languages)})"
         )
-    publisher = _publisher(settings)
-    by_hash = publisher.upload_clips(outcome.clips.values(), outcome.report)
+    chosen = publisher(settings)
+    by_hash = chosen.upload_clips(outcome.clips.values(), outcome.report)
     refs = {language: by_hash[clip.sha256] for language, clip in outcome.clips.items()}
     if isinstance(start, timedelta):
         start = datetime.now(settings.organisation.district.zone) + start
     items_by_commune: dict[str, list[ManifestItem]] = {}
     for commune in communes:
-        items = _commune_items(item, commune, refs, outcome.clips, start, window, priority)
+        items = _commune_items(
+            item, commune, refs, outcome.clips, _Timing(start, window, repeat), priority
+        )
         if items:
             items_by_commune[commune.id] = items
             outcome.plays.extend(ScheduledPlay(commune.id, entry) for entry in items)
         else:
             outcome.skipped.append(commune.id)
-    publisher.publish(items_by_commune, outcome.report, progress=progress)
+    chosen.publish(items_by_commune, outcome.report, progress=progress)
     return outcome
+
+
+@dataclass(frozen=True)
+class _Timing:
+    start: datetime
+    window: timedelta
+    repeat: Repeat | None
 
 
 def _check_start(start: datetime, window: timedelta) -> None:
@@ -192,7 +204,7 @@ def _check_start(start: datetime, window: timedelta) -> None:
         )
 
 
-def _publisher(settings: Settings) -> Publisher:
+def publisher(settings: Settings) -> Publisher:
     publish = settings.publish
     return Publisher(
         S3ObjectStore.from_settings(settings),
@@ -209,13 +221,12 @@ def _commune_items(
     commune: Commune,
     refs: dict[str, AudioRef],
     clips: dict[str, Clip],
-    start: datetime,
-    window: timedelta,
+    timing: _Timing,
     priority: Priority | None,
 ) -> list[ManifestItem]:
-    """The item in each of the commune's languages, one after another from ``start``."""
+    """The item in each of the commune's languages, one after another from the start."""
     items = []
-    moment = start
+    moment = timing.start
     for language in commune.languages:
         if language not in clips:
             continue
@@ -227,7 +238,8 @@ def _commune_items(
                 priority=priority or Priority(item.priority),
                 language=language,
                 start=moment,
-                not_after=moment + window,
+                not_after=moment + timing.window,
+                repeat=timing.repeat,
                 clusters=["*"],
                 audio=refs[language],
             )

@@ -16,6 +16,7 @@ from app import (
     _cli_credentials,
     _cli_demo,
     _cli_keys,
+    _cli_schedule,  # noqa: F401 - adds `schedule list` and `schedule run-now`
     _cli_storage,
     _cli_system,
     _cli_tts,

@@ -16,10 +16,12 @@ from config._settings import (
     PhrasebankSettings,
     PublishSettings,
     RetentionSettings,
+    ScheduleSettings,
     Settings,
     StorageSettings,
     TTSSettings,
 )
+from config._slots import Slot, SlotSpec
 
 __all__ = [
     "DEFAULT_AUDIO_PROFILE",
@@ -40,7 +42,10 @@ __all__ = [
     "Province",
     "PublishSettings",
     "RetentionSettings",
+    "ScheduleSettings",
     "Settings",
+    "Slot",
+    "SlotSpec",
     "StorageSettings",
     "TTSSettings",
     "UserInputError",

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from config._slots import SLOT_NAME_PATTERN, SlotSpec
+
 _ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
 
@@ -46,8 +48,32 @@ class Commune(_Strict):
         default_factory=lambda: ["cum-1"], min_length=1
     )
     languages: list[str] = Field(default_factory=lambda: ["vi"], min_length=1)
+    slots: dict[str, SlotSpec | None] = Field(
+        default_factory=dict,
+        description="overrides of the district's slots; null (or off) drops one here",
+    )
 
     _languages = field_validator("languages")(_check_languages)
+
+    @field_validator("slots", mode="before")
+    @classmethod
+    def _off_is_none(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {name: None if spec in ("off", False) else spec for name, spec in value.items()}
+        return value
+
+    @field_validator("slots")
+    @classmethod
+    def _slot_names(cls, value: dict[str, SlotSpec | None]) -> dict[str, SlotSpec | None]:
+        for name in value:
+            check_slot_name(name)
+        return value
+
+
+def check_slot_name(name: str) -> str:
+    if not re.match(SLOT_NAME_PATTERN, name):
+        raise ValueError(f"slot name {name!r}: lower-case letters, digits and '-' only")
+    return name
 
 
 class District(_Strict):

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from config._registry import Organisation
+from config._registry import Organisation, check_slot_name
+from config._slots import Slot, SlotSpec
 
 
 class _Section(BaseModel):
@@ -248,6 +250,35 @@ class RetentionSettings(_Section):
     )
 
 
+def _default_slots() -> dict[str, SlotSpec]:
+    return {
+        "morning": SlotSpec.model_validate("06:00 daily, 30 min"),
+        "evening": SlotSpec.model_validate("17:00 daily, 30 min"),
+    }
+
+
+class ScheduleSettings(_Section):
+    """The district's recurring slots and how their bulletins are built (issue 6)."""
+
+    slots: dict[str, SlotSpec] = Field(
+        default_factory=_default_slots,
+        description="name: 'HH:MM days, N min[, lead N min]'; communes may override",
+    )
+    lead_minutes: float = Field(
+        default=30, gt=0, le=24 * 60, description="a slot's bulletin is built this long before"
+    )
+    gap_between_items_s: float = Field(
+        default=2.0, ge=0, le=10, description="silence between two items of a bulletin"
+    )
+
+    @field_validator("slots")
+    @classmethod
+    def _slot_names(cls, value: dict[str, SlotSpec]) -> dict[str, SlotSpec]:
+        for name in value:
+            check_slot_name(name)
+        return value
+
+
 class AgentSettings(_Section):
     poll_interval_s: float = Field(default=5.0, gt=0)
     heartbeat_interval_s: float = Field(default=30.0, gt=0, le=60)
@@ -285,6 +316,7 @@ class Settings(BaseSettings):
     publish: PublishSettings = PublishSettings()
     retention: RetentionSettings = RetentionSettings()
     agent: AgentSettings = AgentSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -317,6 +349,24 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'loa.db').as_posix()}"
+
+    def commune_slots(self, commune_id: str) -> dict[str, Slot]:
+        """The slots of one commune: the district's, with the commune's overrides applied."""
+        specs: dict[str, SlotSpec | None] = dict(self.schedule.slots)
+        specs.update(self.organisation.commune(commune_id).slots)
+        default_lead = self.schedule.lead_minutes
+        return {
+            name: Slot(name, spec, timedelta(minutes=spec.lead_minutes or default_lead))
+            for name, spec in sorted(specs.items())
+            if spec is not None
+        }
+
+    def slot_names(self) -> list[str]:
+        """Every slot name the district or any commune defines."""
+        names = set(self.schedule.slots)
+        for commune in self.organisation.communes:
+            names.update(name for name, spec in commune.slots.items() if spec is not None)
+        return sorted(names)
 
     def masked(self) -> dict[str, Any]:
         """The effective configuration as plain data, every secret shown as ``***``."""

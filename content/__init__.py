@@ -1,10 +1,11 @@
-"""The editorial domain: content items, language variants, assets, workflow and audit.
+"""The editorial domain: items, language variants, assets, workflow, slot bookings, audit.
 
 Depends only on ``config`` (DESIGN.md §1). Callers get frozen views, never database rows.
 """
 
 from content._enums import AuditAction, ContentKind, ContentState, Priority
 from content._errors import (
+    BookingConflictError,
     ContentError,
     ContentInputError,
     ContentNotFoundError,
@@ -13,13 +14,22 @@ from content._errors import (
 )
 from content._store import ContentStore
 from content._text import normalise_text, read_text_file
-from content._views import AuditEventView, ClipView, ItemView, VariantView
+from content._views import (
+    AuditEventView,
+    BookedItem,
+    ClipView,
+    ItemView,
+    SlotBookingView,
+    VariantView,
+)
 from content._workflow import TRANSITIONS
 
 __all__ = [
     "TRANSITIONS",
     "AuditAction",
     "AuditEventView",
+    "BookedItem",
+    "BookingConflictError",
     "ClipView",
     "ContentError",
     "ContentInputError",
@@ -31,6 +41,7 @@ __all__ = [
     "DuplicateVariantError",
     "ItemView",
     "Priority",
+    "SlotBookingView",
     "VariantView",
     "normalise_text",
     "read_text_file",

@@ -33,3 +33,5 @@ class AuditAction(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     CLIP_RECORDED = "clip_recorded"
+    BOOKED = "booked"
+    UNBOOKED = "unbooked"

@@ -23,3 +23,7 @@ class ContentStateError(ContentInputError):
 
 class DuplicateVariantError(ContentInputError):
     """The item already has a variant in that language."""
+
+
+class BookingConflictError(ContentInputError):
+    """The item already has a live booking in that slot on some of the same days."""

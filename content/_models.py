@@ -1,10 +1,11 @@
 """The editorial schema (SQLAlchemy 2 typed ORM). Changes here need an Alembic revision."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 from sqlalchemy import (
     CheckConstraint,
+    Date,
     Enum,
     Float,
     ForeignKey,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from content._enums import ContentKind, ContentState, Priority
-from content._types import UTCDateTime
+from content._types import CommuneList, UTCDateTime
 
 # Named constraints, so later migrations (SQLite batch mode included) can address them.
 NAMING_CONVENTION: Final = {
@@ -33,6 +34,13 @@ TEXT_XOR_AUDIO: Final = (
     " AND audio_filename IS NULL)"
     " OR (text IS NULL AND audio_path IS NOT NULL AND audio_sha256 IS NOT NULL"
     " AND audio_filename IS NOT NULL)"
+)
+
+DAY_ORDER: Final = "last_day >= first_day"
+POSITION_NOT_NEGATIVE: Final = "position >= 0"
+CANCELLED_WITH_ACTOR: Final = (
+    "(cancelled_at IS NULL AND cancelled_by IS NULL)"
+    " OR (cancelled_at IS NOT NULL AND cancelled_by IS NOT NULL)"
 )
 
 
@@ -130,3 +138,36 @@ class AuditEvent(Base):
     # Free text, not an enum column: a new kind of event must not need a migration.
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class SlotBooking(Base):
+    """An approved item placed in a recurring programme slot on a run of local days.
+
+    A booking is cancelled, never deleted: the audit trail names it by id. Two live
+    bookings of one item in one slot on overlapping days are refused by the store, not by
+    a constraint (a range overlap is not a unique key on SQLite).
+    """
+
+    __tablename__ = "slot_bookings"
+    __table_args__ = (
+        CheckConstraint(DAY_ORDER, name="day_order"),
+        CheckConstraint(POSITION_NOT_NEGATIVE, name="position_not_negative"),
+        CheckConstraint(CANCELLED_WITH_ACTOR, name="cancelled_with_actor"),
+        # AUTOINCREMENT: editors type these ids too (`loa content unbook 7`).
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id"), index=True)
+    slot: Mapped[str] = mapped_column(String(63), index=True)
+    # NULL: every commune of the district, including communes added after the booking.
+    communes: Mapped[tuple[str, ...] | None] = mapped_column(CommuneList())
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    position: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(100))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))
+
+    item: Mapped[ContentItem] = relationship()

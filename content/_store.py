@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from content import _bookings
 from content._assets import AssetShelf, StoredAsset
 from content._enums import AuditAction, ContentKind, ContentState, Priority
 from content._errors import (
@@ -28,7 +29,13 @@ from content._migrate import (
     safe_url,
     upgrade_to_head,
 )
-from content._models import AuditEvent, ContentItem, LanguageVariant, RenderedClip
+from content._models import (
+    AuditEvent,
+    ContentItem,
+    LanguageVariant,
+    RenderedClip,
+    SlotBooking,
+)
 from content._text import normalise_text
 from content._validation import (
     TITLE_MAX,
@@ -41,8 +48,20 @@ from content._validation import (
     parse_language,
     parse_line,
 )
-from content._views import AuditEventView, ClipView, ItemView, VariantView
-from content._workflow import check_editable, check_publishable, check_transition
+from content._views import (
+    AuditEventView,
+    BookedItem,
+    ClipView,
+    ItemView,
+    SlotBookingView,
+    VariantView,
+)
+from content._workflow import (
+    check_bookable,
+    check_editable,
+    check_publishable,
+    check_transition,
+)
 
 Clock = Callable[[], datetime]
 
@@ -213,6 +232,82 @@ class ContentStore:
             self._audit(session, item_id, "pipeline", AuditAction.CLIP_RECORDED, detail)
             return ClipView.of(clip)
 
+    # -- slot bookings --------------------------------------------------------------------
+
+    def book(
+        self,
+        item_id: int,
+        slot: str,
+        *,
+        communes: Sequence[str] | None,
+        first_day: date,
+        last_day: date | None = None,
+        position: int | None = None,
+        actor: str,
+    ) -> SlotBookingView:
+        """Place an approved item in ``slot`` every day from ``first_day`` to ``last_day``.
+
+        ``communes`` ``None`` is every commune of the district. ``last_day`` defaults to
+        ``first_day``; ``position`` (lower plays first) to after every live booking of the
+        slot on those days. A second live booking of the item in the slot on any of the
+        same days is refused, naming the existing one.
+        """
+        checked_id = parse_item_id(item_id)
+        request = _bookings.parse_request(slot, communes, first_day, last_day, position, actor)
+        with self._transaction() as session:
+            # Locked (PostgreSQL; SQLite has one writer anyway) so that a concurrent booking
+            # of the same item, or its withdrawal, waits for this one.
+            item = self._load(session, checked_id, lock=True)
+            check_bookable(item.id, item.state)
+            existing = _bookings.find_conflict(session, item.id, request)
+            if existing is not None:
+                raise _bookings.conflict_error(item.id, existing)
+            booking = self._insert_booking(session, item.id, request)
+            return SlotBookingView.of(booking)
+
+    def unbook(self, booking_id: int, actor: str) -> SlotBookingView:
+        """Cancel a live booking; it stays in the database for the audit trail."""
+        checked_actor = parse_line("actor", actor)
+        checked_id = _bookings.parse_booking_id(booking_id)
+        with self._transaction() as session:
+            booking = session.get(SlotBooking, checked_id, with_for_update=True)
+            if booking is None:
+                raise ContentNotFoundError(f"booking {checked_id} does not exist")
+            _bookings.check_live(booking)
+            booking.cancelled_at = self._now()
+            booking.cancelled_by = checked_actor
+            detail = _bookings.describe(booking)
+            self._audit(session, booking.item_id, checked_actor, AuditAction.UNBOOKED, detail)
+            return SlotBookingView.of(booking)
+
+    def bookings(
+        self,
+        *,
+        item_id: int | None = None,
+        slot: str | None = None,
+        day: date | None = None,
+        include_cancelled: bool = False,
+    ) -> list[SlotBookingView]:
+        """Bookings by first day, slot, position and id; each filter given narrows the list."""
+        checked_id = None if item_id is None else parse_item_id(item_id)
+        query = _bookings.listing(checked_id, slot, day, include_cancelled)
+        with self._transaction() as session:
+            if checked_id is not None:
+                self._load(session, checked_id)
+            return [SlotBookingView.of(booking) for booking in session.scalars(query)]
+
+    def booked_for(self, slot: str, day: date) -> list[BookedItem]:
+        """What the live bookings put in ``slot`` on ``day``, by position then booking id.
+
+        Only items approved now: an item withdrawn after it was booked is left out.
+        """
+        query = _bookings.playing(slot, day)
+        with self._transaction() as session:
+            return [
+                BookedItem(ItemView.of(booking.item), SlotBookingView.of(booking))
+                for booking in session.scalars(query)
+            ]
+
     # -- reading --------------------------------------------------------------------------
 
     def get(self, item_id: int) -> ItemView:
@@ -297,8 +392,8 @@ class ContentStore:
         self._audit(session, item.id, actor, AuditAction.VARIANT_ADDED, _describe_variant(variant))
         return variant
 
-    def _load(self, session: Session, item_id: int) -> ContentItem:
-        item = session.get(ContentItem, item_id, options=[WITH_VARIANTS])
+    def _load(self, session: Session, item_id: int, *, lock: bool = False) -> ContentItem:
+        item = session.get(ContentItem, item_id, options=[WITH_VARIANTS], with_for_update=lock)
         if item is None:
             raise ContentNotFoundError(f"content item {item_id} does not exist")
         return item
@@ -312,6 +407,28 @@ class ContentStore:
             f"content item {item_id} has no variant in language {language!r} "
             f"(it has: {', '.join(v.language for v in item.variants)})"
         )
+
+    def _insert_booking(
+        self, session: Session, item_id: int, request: _bookings.BookingRequest
+    ) -> SlotBooking:
+        position = request.position
+        if position is None:
+            position = _bookings.next_position(session, request)
+        booking = SlotBooking(
+            item_id=item_id,
+            slot=request.slot,
+            communes=request.communes,
+            first_day=request.first_day,
+            last_day=request.last_day,
+            position=position,
+            created_at=self._now(),
+            created_by=request.actor,
+        )
+        session.add(booking)
+        session.flush()
+        detail = _bookings.describe(booking)
+        self._audit(session, item_id, request.actor, AuditAction.BOOKED, detail)
+        return booking
 
     def _audit(
         self, session: Session, item_id: int, actor: str, action: AuditAction, detail: str | None

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from content._enums import ContentKind, ContentState, Priority
-from content._models import AuditEvent, ContentItem, LanguageVariant, RenderedClip
+from content._models import (
+    AuditEvent,
+    ContentItem,
+    LanguageVariant,
+    RenderedClip,
+    SlotBooking,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +139,58 @@ class AuditEventView:
             action=row.action,
             detail=row.detail,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SlotBookingView:
+    """An item placed in a recurring slot from ``first_day`` to ``last_day`` (local, inclusive).
+
+    ``communes`` ``None`` is every commune of the district. Within a slot, a lower
+    ``position`` plays first.
+    """
+
+    id: int
+    item_id: int
+    slot: str
+    communes: tuple[str, ...] | None
+    first_day: date
+    last_day: date
+    position: int
+    created_at: datetime
+    created_by: str
+    cancelled_at: datetime | None
+    cancelled_by: str | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.cancelled_at is None
+
+    def targets(self, commune_id: str) -> bool:
+        return self.communes is None or commune_id in self.communes
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+    @classmethod
+    def of(cls, row: SlotBooking) -> SlotBookingView:
+        return cls(
+            id=row.id,
+            item_id=row.item_id,
+            slot=row.slot,
+            communes=row.communes,
+            first_day=row.first_day,
+            last_day=row.last_day,
+            position=row.position,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            cancelled_at=row.cancelled_at,
+            cancelled_by=row.cancelled_by,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BookedItem:
+    """What plays in a slot on a day: the approved item and the booking that put it there."""
+
+    item: ItemView
+    booking: SlotBookingView

@@ -20,6 +20,9 @@ EDITABLE: Final = frozenset({ContentState.DRAFT})
 
 PUBLISHABLE: Final = frozenset({ContentState.APPROVED})
 
+# Booking is a promise to publish in a slot, so it asks for what publishing asks for.
+BOOKABLE: Final = PUBLISHABLE
+
 
 def check_transition(item_id: int, current: ContentState, target: ContentState) -> None:
     if target not in TRANSITIONS[current]:
@@ -42,6 +45,14 @@ def check_publishable(item_id: int, current: ContentState) -> None:
         raise ContentStateError(
             f"content item {item_id} is '{current}', not approved: "
             f"only approved content is published"
+        )
+
+
+def check_bookable(item_id: int, current: ContentState) -> None:
+    if current not in BOOKABLE:
+        raise ContentStateError(
+            f"content item {item_id} is '{current}', not approved: "
+            f"only approved content is booked into slots"
         )
 
 

@@ -23,7 +23,14 @@ from pipeline._meter import (
 )
 from pipeline._policy import policy_problems
 from pipeline._programme import Gap, Part, alert_source, programme_source
-from pipeline._render import Clip, SpeechFile, export_speech, process_file, render_speech
+from pipeline._render import (
+    Clip,
+    SpeechFile,
+    export_speech,
+    process_file,
+    render_programme,
+    render_speech,
+)
 from pipeline._source import Source
 
 __all__ = [
@@ -52,5 +59,6 @@ __all__ = [
     "process",
     "process_file",
     "programme_source",
+    "render_programme",
     "render_speech",
 ]

@@ -23,6 +23,7 @@ from pipeline._engine import ProcessResult, Progress, process
 from pipeline._media import probe_audio
 from pipeline._meter import LoudnessReport
 from pipeline._policy import policy_problems
+from pipeline._programme import Gap, Part, programme_source
 from pipeline._source import Source
 from pipeline.tts import Cue, Speech, write_transcripts
 
@@ -147,6 +148,40 @@ def process_file(
     cannot be brought within the policy; then no clip is written.
     """
     audio = Source.of_file(source)  # an unusable file is refused before anything is written
+    return _render(audio, profile, out_dir, engine, voice, profile_name, cues)
+
+
+def render_programme(
+    clips: Sequence[Path],
+    *,
+    gap_s: float,
+    profile: AudioProfile,
+    out_dir: Path,
+    profile_name: str = DEFAULT_AUDIO_PROFILE,
+    name: str = "programme",
+) -> Clip:
+    """The ``clips`` one after another, ``gap_s`` of silence between two, processed as one
+    clip to ``profile`` (one loudness for the whole programme, measured after encoding)."""
+    parts: list[Part | Gap] = []
+    for index, clip in enumerate(clips):
+        if index:
+            parts.append(Gap(gap_s))
+        parts.append(Part(clip))
+    source = programme_source(
+        parts, sample_rate=profile.sample_rate, channels=profile.channels, name=name
+    )
+    return _render(source, profile, out_dir, "programme", "", profile_name, ())
+
+
+def _render(
+    audio: Source,
+    profile: AudioProfile,
+    out_dir: Path,
+    engine: str,
+    voice: str,
+    profile_name: str,
+    cues: Sequence[Cue],
+) -> Clip:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".loa-clip-", dir=out_dir) as work:
         clip_path = Path(work) / f"clip.{EXTENSION}"
@@ -168,7 +203,7 @@ def process_file(
         voice=voice,
         profile=profile_name,
     )
-    log.info("clip %s from %s", digest[:12], source)
+    log.info("clip %s from %s", digest[:12], audio.name)
     return clip
 
 

@@ -464,7 +464,7 @@ def test_reopening_keeps_data_and_migrates_once(db_url: str, tmp_path: Path) -> 
             versions = list(connection.scalars(query))
         engine.dispose()
     assert (kept.state, kept.variants[0].text) == (ContentState.APPROVED, BULLETIN_VI)
-    assert versions == ["0001"]
+    assert versions == ["0002"]
 
 
 def test_database_from_a_newer_loa_is_refused(db_url: str, tmp_path: Path) -> None:
@@ -534,7 +534,7 @@ def test_migrations_ddl_matches_models_ddl(sqlite_url: str, tmp_path: Path) -> N
     from_models = create_engine("sqlite://")
     Base.metadata.create_all(from_models)
     assert _ddl(migrated) == _ddl(from_models)
-    assert len(_ddl(from_models)) == 7  # 4 tables, 3 indexes
+    assert len(_ddl(from_models)) == 10  # 5 tables, 5 indexes
     migrated.dispose()
 
 
