@@ -16,6 +16,7 @@ from config import Commune, Settings, UserInputError
 
 if TYPE_CHECKING:
     from content import ItemView, SlotBookingView
+    from playout import Repeat
 
 content_app = typer.Typer(help="Nội dung: thêm, biên dịch, duyệt.", no_args_is_help=True)
 variant_app = typer.Typer(help="Bản ngôn ngữ của một nội dung.", no_args_is_help=True)
@@ -328,14 +329,34 @@ def _bookings_table(bookings: list[SlotBookingView]) -> Table:
     return table
 
 
-def _parse_instant(value: str, settings: Settings) -> datetime:
+def _parse_instant(value: str, settings: Settings, option: str = "--at") -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise UserInputError(f"--at {value!r}: not an ISO 8601 time") from None
+        raise UserInputError(f"{option} {value!r}: not an ISO 8601 time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=settings.organisation.district.zone)
     return moment
+
+
+MIN_REPEAT_S = 60
+
+
+def _repeat(
+    every_s: int | None, until: str | None, start: datetime, settings: Settings
+) -> Repeat | None:
+    from playout import Repeat
+
+    if every_s is None and until is None:
+        return None
+    if every_s is None or until is None:
+        raise UserInputError("--repeat-every and --until go together: give both or neither")
+    if every_s < MIN_REPEAT_S:
+        raise UserInputError(f"--repeat-every {every_s}: at least {MIN_REPEAT_S} seconds")
+    end = _parse_instant(until, settings, "--until")
+    if end <= start:
+        raise UserInputError(f"--until {until!r}: must be later than --at {start.isoformat()}")
+    return Repeat(every_s=every_s, until=end)
 
 
 @schedule_app.command("add")
@@ -347,40 +368,58 @@ def schedule_add(
     priority: Annotated[
         PriorityChoice | None, typer.Option(help="Ưu tiên của lần phát này.")
     ] = None,
+    repeat_every: Annotated[
+        int | None, typer.Option("--repeat-every", help="Phát lại sau mỗi chừng này giây.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Phát lại đến thời điểm này, ISO 8601.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Dựng âm thanh cho một nội dung đã duyệt và đưa vào lịch phát của các xã."""
+    """Dựng âm thanh cho một nội dung đã duyệt, đưa vào lịch phát của các xã và in mã
+    mục phát (mỗi ngôn ngữ một mã)."""
     from app._publishing import publish_content, resolve_communes
     from playout import Priority
 
     settings: Settings = ctx.obj.settings
+    start = _parse_instant(at, settings)
+    repeat = _repeat(repeat_every, until, start, settings)
     with progress_bar("Đang ghi lịch phát cho các xã", enabled=not as_json) as report:
         outcome = publish_content(
             settings,
             content_id,
             resolve_communes(settings, communes),
-            _parse_instant(at, settings),
+            start,
             priority=None if priority is None else Priority(priority.value),
+            repeat=repeat,
             progress=None if report is None else lambda done, total: report(done / total),
         )
     plays = [
         {"commune": play.commune_id, "item_id": play.item.id, "start": play.item.start.isoformat()}
         for play in outcome.plays
     ]
+    item_ids = sorted({play.item.id for play in outcome.plays})
     if as_json:
         print_json(
             {
                 "id": content_id,
+                "item_ids": item_ids,
                 "plays": plays,
+                "repeat": None if repeat is None else repeat.model_dump(mode="json"),
                 "skipped_communes": outcome.skipped,
                 "failed_languages": outcome.failed_languages,
             }
         )
         return
+    # The item ids alone on stdout (one per language), the words on stderr.
     for play in plays:
-        console.print(f"Xã {play['commune']}: {play['item_id']} lúc {play['start']}")
+        errors.print(f"Xã {play['commune']}: {play['item_id']} lúc {play['start']}")
+    if repeat is not None:
+        errors.print(
+            f"Phát lại mỗi {repeat.every_s} giây đến {repeat.until.isoformat()}.", markup=False
+        )
     published = outcome.report
-    console.print(
+    errors.print(
         f"Đã ghi {len(published.written)} lịch phát, {len(published.unchanged)} lịch đã có sẵn; "
         f"tải lên {len(published.uploaded)} tệp âm thanh ({published.uploaded_bytes:,} byte), "
         f"{len(published.already_present)} tệp đã có trong kho."
@@ -388,4 +427,6 @@ def schedule_add(
     for language, reason in outcome.failed_languages.items():
         errors.print(f"Không dựng được bản tiếng {language}: {reason}", markup=False)
     for commune_id in outcome.skipped:
-        console.print(f"Bỏ qua xã {commune_id}: không có bản ngôn ngữ phù hợp.")
+        errors.print(f"Bỏ qua xã {commune_id}: không có bản ngôn ngữ phù hợp.")
+    for item_id in item_ids:
+        typer.echo(item_id)

@@ -18,10 +18,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from pipeline import Clip
 from playout._errors import ManifestError, ObjectNotFound, StorageError, StorageUnavailable
 from playout._keys import DistrictKeys
 from playout._layout import audio_key as content_address
@@ -35,6 +35,11 @@ from playout._manifest import (
 )
 from playout._manifest import verify_signed as verify_manifest_signature
 from playout._objectstore import ObjectStore
+
+if TYPE_CHECKING:
+    # Only names: an agent imports ``playout`` and must not load the audio engine
+    # (numpy) it never uses; a commune box has little memory.
+    from pipeline import Clip
 
 log = logging.getLogger(__name__)
 
