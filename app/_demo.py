@@ -1,5 +1,7 @@
 """``loa demo``: one bulletin from text to three communes' loudspeakers, in Vietnamese
-and in each commune's ethnic language (from the demo phrase bank's stand-in recordings)."""
+and in each commune's ethnic language (from the demo phrase bank's stand-in recordings):
+first as a one-off item, then booked into a slot and built as the scheduler builds a
+slot's bulletins."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from app._bulletins import build_slot
 from app._publishing import content_store, publish_content
 from config import Commune, LoaError, Settings
 from pipeline import LoudnessReport, check_tools, measure
@@ -22,9 +26,11 @@ from playout import (
     DistrictKeys,
     EmbeddedSeaweed,
     FileSink,
+    ManifestItem,
     S3ObjectStore,
     storage_endpoint,
 )
+from playout.scheduler import BuildStatus, DistrictScheduler, SlotRun
 
 DEMO_TEXT = Path(__file__).parent / "samples" / "bulletin-demo-vi.txt"
 DEMO_TITLE = "Bản tin phát thử hệ thống Loa"
@@ -32,6 +38,8 @@ DEMO_COMMUNES = ("thi-tran-muong-te", "bum-nua", "pa-u")
 LEAD_TIME = timedelta(seconds=6)
 PLAY_WINDOW = timedelta(minutes=2)
 AGENT_MARGIN = timedelta(seconds=15)  # the agents wait for the last start plus this
+DEMO_SLOT = "demo"  # not a configured slot: nothing the scheduler itself would build
+SLOT_GAP = timedelta(seconds=5)  # between the one-off items and the slot bulletins
 
 Progress = Callable[[str], None]
 
@@ -84,8 +92,12 @@ def run_demo(settings: Settings, progress: Progress) -> DemoResult:
             settings, content_id, communes, LEAD_TIME, play_window=PLAY_WINDOW
         )
         expected = {(play.commune_id, play.item.id) for play in outcome.plays}
+        last_end = max(_end(play.item) for play in outcome.plays)
+        progress("Xếp nội dung vào khung phát và dựng bản tin của khung (như bộ lập lịch)…")
+        bulletins = _slot_bulletins(settings, content_id, communes, last_end + SLOT_GAP)
+        expected |= bulletins
         progress("Các trạm xã đồng bộ bằng khóa S3 riêng, kiểm tra chữ ký và phát đúng giờ…")
-        last_start = max(play.item.start for play in outcome.plays)
+        last_start = last_end + SLOT_GAP + timedelta(minutes=1)  # the bulletins' latest start
         wait = last_start - datetime.now(last_start.tzinfo) + AGENT_MARGIN
         sink_dirs = _run_agents(settings, [commune.id for commune in communes], wait)
     plays = _collect_plays(sink_dirs, expected)
@@ -101,6 +113,39 @@ def run_demo(settings: Settings, progress: Progress) -> DemoResult:
         plays=plays,
         speech={language: synthesis.to_dict() for language, synthesis in outcome.syntheses.items()},
     )
+
+
+def _end(item: ManifestItem) -> datetime:
+    return item.start + timedelta(milliseconds=item.audio.duration_ms)
+
+
+def _slot_bulletins(
+    settings: Settings, content_id: int, communes: list[Commune], starts_at: datetime
+) -> set[tuple[str, str]]:
+    """Book the item into the demo's own slot and build that slot now, as the district
+    scheduler does at a slot's build time; the (commune, item id) pairs it published.
+    The booking is cancelled after: a later demo's slot holds only its own item."""
+    store = content_store(settings)
+    day = starts_at.astimezone(settings.organisation.district.zone).date()
+    booking = store.book(content_id, DEMO_SLOT, communes=None, first_day=day, actor="demo")
+    run = SlotRun(
+        slot=DEMO_SLOT,
+        starts_at=starts_at,
+        duration=timedelta(minutes=2),
+        lead=timedelta(0),
+        communes=tuple(commune.id for commune in communes),
+    )
+    try:
+        record = DistrictScheduler(settings, partial(build_slot, settings)).build(run)
+    finally:
+        store.unbook(booking.id, "demo")
+    if record.status is not BuildStatus.PUBLISHED:
+        raise LoaError(f"demo: the slot bulletin was not published: {record.summary}")
+    return {
+        (commune_id, f"{DEMO_SLOT}-{day.isoformat()}-{language}")
+        for commune_id, languages in record.detail["communes"].items()
+        for language in languages
+    }
 
 
 def _demo_communes(settings: Settings) -> list[str]:

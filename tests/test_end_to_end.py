@@ -26,12 +26,15 @@ def isolated(tmp_path: Path) -> dict[str, str]:
 
 
 def test_demo_plays_the_bulletin_at_three_communes(isolated: dict[str, str]) -> None:
-    result = run_loa("demo", "--json", env=isolated, timeout=180)
+    result = run_loa("demo", "--json", env=isolated, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["bucket"] == "loa"
     assert report["s3_endpoint"].startswith("http://127.0.0.1:")
     assert len({play["commune"] for play in report["plays"]}) == 3
+    # The item as a one-off, then as its slot's bulletin; each in two languages per commune.
+    kinds = sorted(play["item_id"].split("-")[0] for play in report["plays"])
+    assert kinds == ["bulletin"] * 6 + ["demo"] * 6
     for play in report["plays"]:
         assert play.keys() >= PLAY_KEYS
         played = Path(play["file"])

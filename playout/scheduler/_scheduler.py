@@ -18,6 +18,7 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -65,12 +66,18 @@ class GuardedScheduler(BackgroundScheduler):  # type: ignore[misc]
     """APScheduler 3.11 may process due jobs once more after ``shutdown`` (its loop wakes
     with the state already ``STOPPED``); the submission then fails and the job is moved on
     to its next run, so that run is lost without even a misfire event. Process nothing
-    unless running."""
+    unless running; and a round that a shutdown overtakes (its in-memory jobs removed
+    under it) ends quietly instead of killing the scheduler's thread with a traceback."""
 
     def _process_jobs(self) -> float | None:
         if self.state != STATE_RUNNING:
             return None
-        wait_seconds: float | None = super()._process_jobs()
+        try:
+            wait_seconds: float | None = super()._process_jobs()
+        except JobLookupError:
+            if self.state == STATE_RUNNING:
+                raise
+            return None
         return wait_seconds
 
 
