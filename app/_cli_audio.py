@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from app._output import console, print_json, progress_bar
 from config import AudioProfile, Settings, UserInputError
-from pipeline import LoudnessReport, ProcessResult, measure, process
+
+if TYPE_CHECKING:
+    # Imported where used: every `loa` command (the agent's too) would otherwise load
+    # the audio engine and numpy.
+    from pipeline import LoudnessReport, ProcessResult
 
 audio_app = typer.Typer(help="Xử lý và đo âm thanh (−16 LUFS, ≤ −1,5 dBTP).", no_args_is_help=True)
 
@@ -36,6 +40,8 @@ def process_command(
     as_json: Annotated[bool, typer.Option("--json", help="In một đối tượng JSON.")] = False,
 ) -> None:
     """Xử lý một tệp theo hồ sơ âm thanh, mã hoá MP3 rồi đo lại bản đã mã hoá."""
+    from pipeline import process
+
     settings: Settings = ctx.obj.settings
     name, chosen = _profile(settings, profile)
     _check_output(source, out)
@@ -53,6 +59,8 @@ def measure_command(
     as_json: Annotated[bool, typer.Option("--json", help="In một đối tượng JSON.")] = False,
 ) -> None:
     """Đo độ to (ITU-R BS.1770-4), dải độ to và đỉnh thực của một tệp."""
+    from pipeline import measure
+
     report = measure(file)
     if as_json:
         print_json(report.to_dict())

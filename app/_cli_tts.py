@@ -6,16 +6,18 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from app._output import console, errors, print_json, progress_bar
-from app._speech import text_to_speech
 from config import Settings, UserInputError
-from pipeline import export_speech
-from pipeline.tts import SpeechOptions, SpeechRequest, Synthesis, Utterance, build_demo_phrasebank
+
+if TYPE_CHECKING:
+    # Imported where used: every `loa` command (the agent's too) would otherwise load
+    # the speech engines, the audio engine and numpy.
+    from pipeline.tts import Synthesis, Utterance
 
 tts_app = typer.Typer(help="Chuyển văn bản thành giọng nói (edge-tts, espeak-ng, ghi âm, kho câu).",
                       no_args_is_help=True)  # fmt: skip
@@ -53,6 +55,10 @@ def synth_command(
     as_json: Annotated[bool, typer.Option("--json", help="In một đối tượng JSON.")] = False,
 ) -> None:
     """Đọc một văn bản bằng chuỗi bộ đọc của ngôn ngữ, xử lý theo chính sách âm thanh."""
+    from app._speech import text_to_speech
+    from pipeline import export_speech
+    from pipeline.tts import SpeechOptions, SpeechRequest
+
     settings: Settings = ctx.obj.settings
     _check_out(out, raw)
     request = SpeechRequest(
@@ -93,6 +99,8 @@ def normalize_text_command(
     language: Annotated[str, typer.Option("--language", "-l", help="Mã ngôn ngữ.")] = "vi",
 ) -> None:
     """Chuẩn hoá văn bản từ stdin (số, ngày, giờ, đơn vị, chữ viết tắt) rồi in ra."""
+    from app._speech import text_to_speech
+
     tts = text_to_speech(ctx.obj.settings)
     tts.check_language(language)
     data = sys.stdin.buffer.read()
@@ -111,6 +119,8 @@ def engines_command(
     as_json: Annotated[bool, typer.Option("--json", help="In JSON.")] = False,
 ) -> None:
     """Liệt kê chuỗi bộ đọc của từng ngôn ngữ."""
+    from app._speech import text_to_speech
+
     tts = text_to_speech(ctx.obj.settings)
     chains = {language: tts.chain_or_empty(language) for language in tts.languages}
     if as_json:
@@ -125,6 +135,8 @@ def engines_command(
 @tts_app.command("demo-phrasebank")
 def demo_phrasebank_command(ctx: typer.Context) -> None:
     """Tạo kho câu mẫu (giọng máy espeak-ng thay thế) cho các ngôn ngữ dân tộc của huyện."""
+    from pipeline.tts import build_demo_phrasebank
+
     settings: Settings = ctx.obj.settings
     languages = [code for code in settings.organisation.district.languages if code != "vi"]
     folders = build_demo_phrasebank(settings.phrasebank_dir, languages, espeak_voice="vi")
@@ -156,6 +168,8 @@ def _text(text: str | None, text_file: Path | None, *, required: bool) -> str:
 
 
 def _utterance(template: str | None, slots: list[str]) -> Utterance | None:
+    from pipeline.tts import Utterance
+
     if template is None:
         if slots:
             raise UserInputError("--slot needs --template")
