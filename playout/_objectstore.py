@@ -10,11 +10,15 @@ import base64
 import hashlib
 import logging
 import os
+import threading
+import time
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 1024 * 1024
+_MAX_DATE_SAMPLES = 64
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 _MISSING_BUCKET_CODES = frozenset({"NoSuchBucket"})
 _ALREADY_THERE_CODES = frozenset({"412", "PreconditionFailed"})
@@ -74,8 +79,23 @@ class ObjectInfo:
     last_modified: datetime
 
 
+@dataclass(frozen=True)
+class DateSample:
+    """The ``Date`` header of one response (the store's clock, to the whole second) and
+    when its request was sent and its answer received, on ``time.monotonic()``."""
+
+    date: datetime
+    sent: float
+    received: float
+
+
 class ObjectStore(ABC):
     """A bucket of objects addressed by keys such as ``audio/<sha256>.mp3``."""
+
+    def take_date_samples(self) -> list[DateSample]:
+        """The ``Date`` of every response since the last call, oldest first (errors and
+        304s included). A store that cannot tell returns none."""
+        return []
 
     @abstractmethod
     def ensure_bucket(self) -> None:
@@ -154,6 +174,8 @@ class S3ObjectStore(ObjectStore):
             aws_secret_access_key=secret_key,
             config=config,
         )
+        self._dates = _DateRecorder()
+        self._dates.attach(self._client)
 
     @classmethod
     def from_settings(
@@ -193,6 +215,9 @@ class S3ObjectStore(ObjectStore):
     def close(self) -> None:
         """Close the pooled connections now rather than when the store is collected."""
         self._client.close()
+
+    def take_date_samples(self) -> list[DateSample]:
+        return self._dates.take()
 
     def ensure_bucket(self) -> None:
         with self._translated("check bucket"):
@@ -396,6 +421,46 @@ class S3ObjectStore(ObjectStore):
 
     def _where(self, key: str | None) -> str:
         return f"s3://{self.bucket}/{key}" if key is not None else f"bucket {self.bucket!r}"
+
+
+class _DateRecorder:
+    """Keeps the ``Date`` header of every HTTP response the client receives, with the
+    send and receive times of its request (botocore events; thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._samples: deque[DateSample] = deque(maxlen=_MAX_DATE_SAMPLES)
+        self._sending = threading.local()  # botocore sends and receives on one thread
+
+    def attach(self, client: S3Client) -> None:
+        client.meta.events.register("before-send.s3", self._before_send)
+        client.meta.events.register("response-received.s3", self._received)
+
+    def take(self) -> list[DateSample]:
+        with self._lock:
+            samples = list(self._samples)
+            self._samples.clear()
+        return samples
+
+    def _before_send(self, **_: Any) -> None:
+        # Returning anything but None here would replace the HTTP response.
+        self._sending.at = time.monotonic()
+
+    def _received(self, response_dict: dict[str, Any] | None = None, **_: Any) -> None:
+        received = time.monotonic()
+        sent = getattr(self._sending, "at", None)
+        header = response_dict["headers"].get("Date") if response_dict else None
+        if sent is None or not header:
+            return
+        try:
+            date = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            log.debug("unparsable Date header %r", header)
+            return
+        if date.tzinfo is None:
+            return  # "-0000": no zone stated, so not an instant
+        with self._lock:
+            self._samples.append(DateSample(date, sent, received))
 
 
 def _check_arguments(endpoint: str, bucket: str, access_key: str, secret_key: str) -> None:

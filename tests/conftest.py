@@ -144,3 +144,61 @@ def _embedded_settings(data_dir: Path, port: int) -> Settings:
         # session of hundreds of buckets within that on a nearly full disk.
         data["storage"]["embedded"]["volume_size_limit_mb"] = 16
         return Settings(**data)
+
+
+# --- Commune agents: the district key they pin, and a link that is down ------------------
+
+if TYPE_CHECKING:
+    from playout import DistrictKeys, ObjectStore
+    from tests.manifests import Bucket
+
+
+@pytest.fixture
+def district_keys(tmp_path: Path) -> DistrictKeys:
+    from playout import DistrictKeys
+
+    keys = DistrictKeys(tmp_path / "keys")
+    keys.init()
+    return keys
+
+
+@pytest.fixture
+def dead_store(object_store: S3ObjectStore) -> ObjectStore:
+    """The same bucket behind a loopback port where nothing listens: a link that is down."""
+    from playout import S3ObjectStore
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return S3ObjectStore(
+        f"http://127.0.0.1:{port}",
+        object_store.region,
+        object_store.bucket,
+        "commune",
+        "secret",
+        max_attempts=1,
+        connect_timeout_s=1.0,
+    )
+
+
+@pytest.fixture
+def bucket(object_store: ObjectStore, district_keys: DistrictKeys) -> Bucket:
+    """``object_store`` as a district publishes to it, signing with ``district_keys``."""
+    from tests.manifests import Bucket
+
+    return Bucket(object_store, district_keys.private_key())
+
+
+@pytest.fixture
+def sink_dir(tmp_path: Path) -> Path:
+    """Where a ``file:`` sink writes what an agent played."""
+    return tmp_path / "played"
+
+
+def agent_settings(
+    make_settings: SettingsFactory, keys: DistrictKeys, timing: dict[str, float]
+) -> Settings:
+    """The example district whose agents pin ``keys``, with ``timing`` in ``agent``."""
+    return make_settings(
+        keys={"dir": keys.key_dir, "trusted_public_keys": [keys.public_base64()]}, agent=timing
+    )

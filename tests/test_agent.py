@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import sys
 import threading
 import time
@@ -23,9 +22,9 @@ from playout import (
     ObjectInfo,
     ObjectStore,
     Priority,
-    S3ObjectStore,
     encode_public_key,
 )
+from playout._objectstore import DateSample
 from playout.agent import (
     AudioSink,
     CommuneAgent,
@@ -36,6 +35,7 @@ from playout.agent import (
     parse_sink,
 )
 from playout.agent._schedule import decide
+from tests.conftest import agent_settings
 from tests.manifests import COMMUNE, Bucket, audio_ref, item, make_tone, manifest, tamper
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -56,6 +56,9 @@ class SwitchableStore(ObjectStore):
 
     def __init__(self, current: ObjectStore) -> None:
         self.current = current
+
+    def take_date_samples(self) -> list[DateSample]:
+        return self.current.take_date_samples()
 
     def ensure_bucket(self) -> None:
         self.current.ensure_bucket()
@@ -99,45 +102,9 @@ def tones(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
 
 
 @pytest.fixture
-def district_keys(tmp_path: Path) -> DistrictKeys:
-    keys = DistrictKeys(tmp_path / "keys")
-    keys.init()
-    return keys
-
-
-@pytest.fixture
 def settings(make_settings: Callable[..., Settings], district_keys: DistrictKeys) -> Settings:
-    return make_settings(
-        keys={"dir": district_keys.key_dir, "trusted_public_keys": [district_keys.public_base64()]},
-        agent={"once_max_wait_s": 3.0, "poll_interval_s": 0.2, "heartbeat_interval_s": 1.0},
-    )
-
-
-@pytest.fixture
-def bucket(object_store: ObjectStore, district_keys: DistrictKeys) -> Bucket:
-    return Bucket(object_store, district_keys.private_key())
-
-
-@pytest.fixture
-def dead_store(object_store: S3ObjectStore) -> ObjectStore:
-    """The same bucket behind a loopback port where nothing listens: a link that is down."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return S3ObjectStore(
-        f"http://127.0.0.1:{port}",
-        object_store.region,
-        object_store.bucket,
-        "commune",
-        "secret",
-        max_attempts=1,
-        connect_timeout_s=1.0,
-    )
-
-
-@pytest.fixture
-def sink_dir(tmp_path: Path) -> Path:
-    return tmp_path / "played"
+    timing = {"once_max_wait_s": 3.0, "poll_interval_s": 0.2, "heartbeat_interval_s": 1.0}
+    return agent_settings(make_settings, district_keys, timing)
 
 
 @pytest.fixture
@@ -194,8 +161,13 @@ def test_scheduled_item_plays_once_on_time_and_is_reported(
     heartbeat = bucket.read_json(HEARTBEAT)
     assert heartbeat["commune"] == COMMUNE and heartbeat["online"] is True
     assert heartbeat["manifest"]["sequence"] == 7 and heartbeat["agent_version"]
-    assert heartbeat["cache"] == {"objects": 1, "bytes": len(tones[0])}
+    assert heartbeat["cache"]["objects"] == 1 and heartbeat["cache"]["bytes"] == len(tones[0])
+    assert heartbeat["cache"]["free_bytes"] > 0 and heartbeat["cache"]["last_error"] is None
     assert heartbeat["last_play"]["outcome"] == "played" and heartbeat["problems"] == []
+    assert heartbeat["now_playing"] is None and heartbeat["outbox_pending"] == 0
+    assert heartbeat["clock"]["using"] == "local" and abs(heartbeat["clock"]["offset_s"]) < 1.5
+    assert heartbeat["refused_manifests"] == [] and heartbeat["last_error"] is None
+    assert json.loads((make_agent().status_path).read_bytes()) == heartbeat
     assert datetime.fromisoformat(heartbeat["at"]).utcoffset() == timedelta(0)
 
 
@@ -307,7 +279,9 @@ def test_tampered_audio_is_not_played_and_is_reported(
 
     assert plays(sink_dir) == []
     assert summary.refused and "SHA-256" in summary.refused[0]
-    assert [r.outcome for r in summary.receipts] == [Outcome.REFUSED]
+    [receipt] = summary.receipts
+    assert receipt.outcome is Outcome.FAILED and receipt.reason is not None
+    assert receipt.reason.startswith("audio refused: ") and "SHA-256" in receipt.reason
     assert list((agent.directory / "cache").iterdir()) == []
     heartbeat = bucket.read_json(HEARTBEAT)
     assert any(ref.key in problem["message"] for problem in heartbeat["problems"])
@@ -348,7 +322,8 @@ def test_audio_over_the_agents_limit_is_refused_before_any_download(
 
     assert result.audio_refused and "agent.max_audio_mb" in result.audio_refused[0]
     assert list((agent.directory / "cache").iterdir()) == []
-    assert plays(sink_dir) == [] and summary.receipts[0].outcome is Outcome.REFUSED
+    assert plays(sink_dir) == [] and summary.receipts[0].outcome is Outcome.FAILED
+    assert "audio refused: " in (summary.receipts[0].reason or "")
 
 
 def test_an_oversized_manifest_is_refused_unread_and_reported(
@@ -511,10 +486,11 @@ def test_occurrence_past_not_after_is_missed_not_played(
 
     assert plays(sink_dir) == []
     [receipt] = summary.receipts
-    assert receipt.outcome is Outcome.MISSED and receipt.started is None
+    assert receipt.outcome is Outcome.SKIPPED and receipt.started is None
     key = receipt.key(ZONE)
     assert key.endswith(f"{int(start.timestamp() * 1000)}-bulletin-1.json")
-    assert bucket.read_json(key)["outcome"] == "missed"
+    uploaded = bucket.read_json(key)
+    assert uploaded["outcome"] == "skipped" and "not_after" in uploaded["reason"]
 
 
 def test_run_forever_picks_up_a_new_manifest_and_stops_on_request(
@@ -630,7 +606,7 @@ def _occurrence(tones: tuple[bytes, bytes]) -> Occurrence:
 def test_audio_sink_reports_a_player_that_fails(tmp_path: Path, tones: tuple[bytes, bytes]) -> None:
     script = "import sys; sys.stderr.write('no sound card\\n'); sys.exit(3)"
     sink = AudioSink([sys.executable, "-c", script])
-    result = sink.play(tmp_path / "x.mp3", _occurrence(tones))
+    result = sink.play(tmp_path / "x.mp3", _occurrence(tones), threading.Event())
     assert result.outcome is Outcome.FAILED
     assert result.reason is not None and "status 3: no sound card" in result.reason
 
@@ -638,7 +614,7 @@ def test_audio_sink_reports_a_player_that_fails(tmp_path: Path, tones: tuple[byt
 def test_audio_sink_kills_a_player_that_hangs(tmp_path: Path, tones: tuple[bytes, bytes]) -> None:
     sink = AudioSink([sys.executable, "-c", "import time; time.sleep(60)"], margin_s=0.3)
     began = time.monotonic()
-    result = sink.play(tmp_path / "x.mp3", _occurrence(tones))
+    result = sink.play(tmp_path / "x.mp3", _occurrence(tones), threading.Event())
     assert result.outcome is Outcome.FAILED and "killed" in (result.reason or "")
     assert time.monotonic() - began < 5
 
@@ -650,7 +626,7 @@ def test_audio_sink_plays_through_ffplay(
     path = tmp_path / "a.mp3"
     path.write_bytes(tones[0])
     sink = parse_sink("audio", settings)
-    result = sink.play(path, _occurrence(tones))
+    result = sink.play(path, _occurrence(tones), threading.Event())
     assert result.outcome is Outcome.PLAYED, result.reason
     assert result.ended - result.started >= timedelta(seconds=0.9)  # it really played 1 s
 

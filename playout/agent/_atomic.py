@@ -9,13 +9,18 @@ PARTIAL_SUFFIX = ".part"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write beside ``path``, flush to disk, then rename into place."""
+    """Write beside ``path``, flush to disk, then rename into place. On failure (a full
+    disk, say) ``path`` is as it was and no partial file is left behind."""
     partial = path.with_name(path.name + PARTIAL_SUFFIX)
-    with partial.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    try:
+        with partial.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     _sync_directory(path.parent)
 
 

@@ -7,8 +7,12 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from config import UserInputError
 from playout.agent._clock import Clock, utc_now
@@ -20,11 +24,15 @@ log = logging.getLogger(__name__)
 # A player may start slowly (opening the sound device) and run a little long.
 DEFAULT_MARGIN_S = 10.0
 _DURATION_SLACK = 1.1
+# How long a player asked to stop (SIGTERM) may take before it is killed.
+STOP_GRACE_S = 1.0
+_POLL_S = 0.02  # how often the player and the cancel event are looked at
 
 
 class AudioSink(Sink):
     """Runs ``player_argv + [path]`` and waits for it, never longer than the clip's
-    duration plus a margin; a non-zero exit, a crash or a hang is a ``FAILED`` play."""
+    duration plus a margin; a non-zero exit, a crash or a hang is a ``FAILED`` play.
+    ``cancel`` stops the player at once (SIGTERM, then SIGKILL after ``STOP_GRACE_S``)."""
 
     def __init__(
         self,
@@ -46,32 +54,65 @@ class AudioSink(Sink):
     def timeout_s(self, occurrence: Occurrence) -> float:
         return occurrence.item.audio.duration_ms / 1000 * _DURATION_SLACK + self._margin_s
 
-    def play(self, path: Path, occurrence: Occurrence) -> PlayResult:
+    def play(self, path: Path, occurrence: Occurrence, cancel: threading.Event) -> PlayResult:
         command = [*self.player_argv, str(path)]
         log.debug("playing %s: %s", occurrence.item.id, shlex.join(command))
         started = self._clock()
-        failure = _run_player(command, self.timeout_s(occurrence))
-        outcome = Outcome.PLAYED if failure is None else Outcome.FAILED
-        if failure is not None:
-            log.error("playing %s failed: %s", occurrence.item.id, failure)
-        return PlayResult(started, self._clock(), outcome, failure)
+        outcome, reason = _run_player(command, self.timeout_s(occurrence), cancel)
+        if outcome is Outcome.FAILED:
+            log.error("playing %s failed: %s", occurrence.item.id, reason)
+        return PlayResult(started, self._clock(), outcome, reason)
 
 
-def _run_player(command: list[str], timeout_s: float) -> str | None:
-    """``None`` when the player finished cleanly, else why it did not."""
+def _run_player(
+    command: list[str], timeout_s: float, cancel: threading.Event
+) -> tuple[Outcome, str | None]:
+    if cancel.is_set():
+        return Outcome.INTERRUPTED, None
+    # stderr goes to a file: a chatty player must not block on a full pipe.
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        except OSError as error:
+            return Outcome.FAILED, f"cannot start {command[0]!r}: {error.strerror or error}"
+        ended = _supervise(process, timeout_s, cancel)
+        if ended == "cancelled":
+            return Outcome.INTERRUPTED, None
+        if ended == "timeout":
+            return Outcome.FAILED, f"{command[0]} did not finish within {timeout_s:.1f} s; killed"
+        stderr.seek(0)
+        failure = _exit_failure(command[0], process.returncode, stderr.read())
+    return (Outcome.PLAYED, None) if failure is None else (Outcome.FAILED, failure)
+
+
+def _supervise(
+    process: subprocess.Popen[bytes], timeout_s: float, cancel: threading.Event
+) -> Literal["exited", "cancelled", "timeout"]:
+    """How the player ended; when cancelled or timed out, it has been stopped."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            process.wait(timeout=_POLL_S)
+            return "exited"
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel.is_set():
+            _stop(process)
+            return "cancelled"
+        if time.monotonic() >= deadline:
+            _stop(process)
+            return "timeout"
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
     try:
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-    except OSError as error:
-        return f"cannot start {command[0]!r}: {error.strerror or error}"
-    try:
-        _, stderr = process.communicate(timeout=timeout_s)
+        process.wait(timeout=STOP_GRACE_S)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.communicate()
-        return f"{command[0]} did not finish within {timeout_s:.1f} s; killed"
-    return _exit_failure(command[0], process.returncode, stderr)
+        process.wait()
 
 
 def _exit_failure(player: str, code: int, stderr: bytes) -> str | None:

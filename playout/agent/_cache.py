@@ -3,7 +3,9 @@
 A file under its final name has matched its SHA-256 once; it is checked again right
 before each playback, since a power cut can damage a file after it was written.
 Downloads go to a unique ``*.download`` name first, so two threads fetching the same
-clip never write one file, and a half-written one never has the final name."""
+clip never write one file, and a half-written one never has the final name; a download
+that fails (the disk full, say) is deleted, and any left by a killed agent are deleted
+when the next one starts."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ log = logging.getLogger(__name__)
 
 _DOWNLOAD_SUFFIX = ".download"
 _PARTIAL_SUFFIXES = (_DOWNLOAD_SUFFIX, ".part")
-_HASH_CHUNK = 1024 * 1024
+# Room left on the disk after a clip, for state.json, the outbox and status.json.
+RESERVE_BYTES = 1024 * 1024
 
 
 class AudioIntegrityError(StorageError):
@@ -32,6 +35,18 @@ class AudioIntegrityError(StorageError):
     def __init__(self, ref: AudioRef, reason: str) -> None:
         super().__init__(f"{ref.key}: {reason}")
         self.sha256 = ref.sha256
+
+
+class CacheWriteError(StorageError):
+    """The clip could not be stored on this host's disk (full, read-only, failing)."""
+
+    def __init__(self, ref: AudioRef, directory: Path, reason: str) -> None:
+        super().__init__(f"cannot store {ref.key} in {directory}: {reason}")
+        self.sha256 = ref.sha256
+
+
+class CacheFull(CacheWriteError):  # noqa: N818 - reads as the condition
+    """Not even tried: the disk has no room for the clip and the reserve."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,7 @@ class AudioCache:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._max_object_bytes = max_object_bytes
+        self.damaged = 0  # cached clips found damaged (and deleted) since the start
         self._remove_partials()
 
     def path_for(self, ref: AudioRef) -> Path:
@@ -67,18 +83,52 @@ class AudioCache:
             store.download_to(ref.key, download, max_bytes=ref.bytes)
             _check_hash(download, ref)
             os.replace(download, final)
+        except StorageError as error:
+            if isinstance(error.__cause__, OSError):  # writing the file, not the network
+                raise self._write_error(ref, error.__cause__) from error
+            raise
+        except OSError as error:
+            raise self._write_error(ref, error) from error
         finally:
             download.unlink(missing_ok=True)
         log.info("cached %s (%d bytes)", ref.key, ref.bytes)
         return final
+
+    def check_room(self, ref: AudioRef) -> None:
+        """``CacheFull`` unless the disk holds ``ref`` and still keeps ``RESERVE_BYTES``:
+        a link on mobile data should not fetch a clip that cannot be stored."""
+        free = self.free_bytes()
+        if free is not None and ref.bytes + RESERVE_BYTES > free:
+            reason = (
+                f"needs {ref.bytes} bytes and {RESERVE_BYTES} to spare, {free} free: "
+                "not enough space on the disk"
+            )
+            raise CacheFull(ref, self.directory, reason)
+
+    def free_bytes(self) -> int | None:
+        """Free space of the cache's filesystem for this user; ``None`` if unknown."""
+        try:
+            stats = os.statvfs(self.directory)
+        except OSError:
+            return None
+        return stats.f_bavail * stats.f_frsize
+
+    def _write_error(self, ref: AudioRef, error: OSError) -> CacheWriteError:
+        return CacheWriteError(ref, self.directory, error.strerror or str(error))
 
     def verified_path(self, ref: AudioRef) -> Path | None:
         """The cached file if it still matches, else ``None`` (a damaged copy is deleted)."""
         path = self.path_for(ref)
         if not path.is_file():
             return None
-        if file_sha256(path) != ref.sha256:
+        try:
+            intact = file_sha256(path) == ref.sha256
+        except OSError as error:
+            log.error("%s: unreadable (%s)", path, error)
+            intact = False
+        if not intact:
             log.error("%s: damaged in the cache (SHA-256 changed); deleted", path)
+            self.damaged += 1
             path.unlink(missing_ok=True)
             return None
         return path
@@ -92,7 +142,12 @@ class AudioCache:
                 path.unlink(missing_ok=True)
 
     def usage(self) -> CacheUsage:
-        sizes = [path.stat().st_size for path in self._clips()]
+        sizes = []
+        for path in self._clips():
+            try:
+                sizes.append(path.stat().st_size)
+            except FileNotFoundError:
+                continue  # pruned meanwhile
         return CacheUsage(objects=len(sizes), bytes=sum(sizes))
 
     def _clips(self) -> list[Path]:

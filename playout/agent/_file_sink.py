@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,7 +24,8 @@ DEFAULT_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 class FileSink(Sink):
     """Writes ``DIR/<unix_ms>-<item_id>.<ext>`` and appends to ``DIR/plays.jsonl``.
 
-    A playback takes as long as the copy: the sink does not wait out the audio's duration."""
+    A playback takes as long as the copy: the sink does not wait out the audio's duration,
+    so ``cancel`` is only looked at before the copy."""
 
     def __init__(
         self,
@@ -44,26 +46,28 @@ class FileSink(Sink):
     def plays_path(self) -> Path:
         return self.directory / PLAYS_LOG
 
-    def play(self, path: Path, occurrence: Occurrence) -> PlayResult:
+    def play(self, path: Path, occurrence: Occurrence, cancel: threading.Event) -> PlayResult:
         started = self._clock()
+        if cancel.is_set():
+            return self._logged(occurrence, None, PlayResult(started, started, Outcome.INTERRUPTED))
         target = self.directory / f"{unix_ms(started)}-{occurrence.item.id}{path.suffix}"
         try:
             data = path.read_bytes()
             write_atomic(target, data)
         except OSError as error:
-            result = PlayResult(started, self._clock(), Outcome.FAILED, f"{target}: {error}")
-            self._append(occurrence, None, result)
-            return result
-        result = PlayResult(started, self._clock(), Outcome.PLAYED, file=target)
-        self._append(occurrence, hashlib.sha256(data).hexdigest(), result)
-        return result
+            failed = PlayResult(started, self._clock(), Outcome.FAILED, f"{target}: {error}")
+            return self._logged(occurrence, None, failed)
+        played = PlayResult(started, self._clock(), Outcome.PLAYED, file=target)
+        return self._logged(occurrence, hashlib.sha256(data).hexdigest(), played)
 
-    def _append(self, occurrence: Occurrence, sha256: str | None, result: PlayResult) -> None:
+    def _logged(self, occurrence: Occurrence, sha256: str | None, result: PlayResult) -> PlayResult:
+        """``result``, once its line is appended to ``plays.jsonl``."""
         line = json.dumps(self._line(occurrence, sha256, result), ensure_ascii=False) + "\n"
         with self.plays_path.open("a", encoding="utf-8") as handle:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+        return result
 
     def _line(
         self, occurrence: Occurrence, sha256: str | None, result: PlayResult

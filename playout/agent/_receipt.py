@@ -9,22 +9,20 @@ from typing import Any
 from playout._layout import asrun_prefix
 from playout.agent._clock import local_iso, unix_ms
 from playout.agent._schedule import Occurrence
-from playout.agent._sink import Outcome, PlayResult
+from playout.agent._sink import Outcome
 
 
 @dataclass(frozen=True)
 class AsRunReceipt:
-    """What happened to one occurrence. ``started`` is ``None`` when nothing was played."""
+    """What happened to one occurrence (DESIGN.md §3's as-run receipt). ``started`` and
+    ``ended`` are on the agent's clock (storage's when this host's is off); ``started`` is
+    ``None`` when nothing was played."""
 
     occurrence: Occurrence
     outcome: Outcome
     started: datetime | None = None
     ended: datetime | None = None
     reason: str | None = None
-
-    @classmethod
-    def of_play(cls, occurrence: Occurrence, result: PlayResult) -> AsRunReceipt:
-        return cls(occurrence, result.outcome, result.started, result.ended, result.reason)
 
     @property
     def moment(self) -> datetime:

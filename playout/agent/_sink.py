@@ -1,9 +1,9 @@
-"""Where the audio goes: one abstract ``Sink``, implemented in ``_file_sink`` and
-``_audio_sink``."""
+"""Where the audio goes: the loudspeakers (``AudioSink``) or a directory (``FileSink``)."""
 
 from __future__ import annotations
 
 import abc
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -13,14 +13,18 @@ from playout.agent._schedule import Occurrence
 
 
 class Outcome(StrEnum):
-    PLAYED = "played"
-    FAILED = "failed"  # the sink could not play it (player crashed, timed out, ...)
-    MISSED = "missed"  # the agent could not start it before not_after
-    REFUSED = "refused"  # its audio is absent or failed the SHA-256 check
+    """What became of one occurrence (the ``outcome`` of its as-run receipt)."""
+
+    PLAYED = "played"  # played to its end
+    INTERRUPTED = "interrupted"  # started, then stopped on purpose (manifest change, stop)
+    SKIPPED = "skipped"  # never started: its not_after passed first
+    FAILED = "failed"  # could not be played: audio refused or unobtainable, player failed
 
 
 @dataclass(frozen=True)
 class PlayResult:
+    """``started`` and ``ended`` are read from the sink's clock (this host's)."""
+
     started: datetime
     ended: datetime
     outcome: Outcome
@@ -31,7 +35,9 @@ class PlayResult:
 class Sink(abc.ABC):
     """Plays one verified audio file for one occurrence and says how it went.
 
-    ``play`` returns a ``FAILED`` result rather than raising when the playback fails."""
+    ``play`` returns a ``FAILED`` result rather than raising when the playback fails. It
+    stops promptly once ``cancel`` is set (then the result is ``INTERRUPTED``, unless the
+    playback had already ended by itself)."""
 
     @abc.abstractmethod
-    def play(self, path: Path, occurrence: Occurrence) -> PlayResult: ...
+    def play(self, path: Path, occurrence: Occurrence, cancel: threading.Event) -> PlayResult: ...

@@ -24,7 +24,8 @@ class LocalState:
 
     Thread-safe: the link thread records manifests while the playout thread records
     occurrences. Each change and its save happen under one lock, so the file on disk is
-    always the latest whole state."""
+    always the latest whole state. A change is made in memory even when the save fails
+    (a full disk): ``write_error`` says so, and ``flush`` saves it once space returns."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -32,6 +33,7 @@ class LocalState:
         self.sequence: int | None = None
         self.manifest_sha256: str | None = None
         self.etag: str | None = None
+        self.write_error: OSError | None = None
         self._done: set[tuple[str, str]] = set()
         self._load()
 
@@ -52,7 +54,32 @@ class LocalState:
             self._done = {key for key in self._done if datetime.fromisoformat(key[1]) >= horizon}
             self._save()
 
+    def forget(self, occurrence: Occurrence) -> None:
+        """Make ``occurrence`` pending again (an interrupted item that is to restart)."""
+        with self._lock:
+            self._done.discard(occurrence.key)
+            self._save()
+
+    def flush(self) -> OSError | None:
+        """Retry a save that failed; the error if it fails again."""
+        with self._lock:
+            if self.write_error is not None:
+                self._save()
+            return self.write_error
+
     def _save(self) -> None:
+        try:
+            self._write()
+        except OSError as error:
+            if self.write_error is None:
+                log.error("%s: cannot save (%s); kept in memory until it can", self.path, error)
+            self.write_error = error
+            return
+        if self.write_error is not None:
+            log.info("%s: saved again", self.path)
+        self.write_error = None
+
+    def _write(self) -> None:
         document = {
             "version": STATE_VERSION,
             "manifest": {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -59,7 +59,8 @@ class ManifestSync:
     """Holds the manifest in force and replaces it only with one that passes every check.
 
     ``sync`` is called from one thread at a time (the link); ``manifest`` is replaced in
-    one assignment, so the playout thread always reads a whole one."""
+    one assignment, so the playout thread always reads a whole one. A manifest accepted
+    while the disk is full is in force at once; ``flush`` writes it when there is room."""
 
     def __init__(self, store: ObjectStore, identity: Identity, state: LocalState) -> None:
         self._store = store
@@ -68,8 +69,11 @@ class ManifestSync:
         self.cached_path = state.path.with_name("manifest.json")
         self.key = manifest_key(identity.commune_id)
         self.manifest: Manifest | None = None
+        self._digest: str | None = None  # of ``manifest``'s bytes
         self._seen_etag: str | None = None
         self._refusal: ManifestError | None = None
+        self._unwritten: bytes | None = None
+        self.write_error: OSError | None = None
         self._load_cached()
 
     def current(self, now: datetime) -> Manifest | None:
@@ -78,7 +82,9 @@ class ManifestSync:
             return None
         return self.manifest
 
-    def sync(self, now: datetime) -> SyncResult:
+    def sync(self, clock: Callable[[], datetime]) -> SyncResult:
+        """One poll. ``clock`` is read once the answer is in, so that it can already
+        account for the storage clock that answer reported."""
         try:
             fetched = self._store.get_if_changed(
                 self.key, self._seen_etag, max_bytes=MAX_MANIFEST_BYTES
@@ -94,7 +100,7 @@ class ManifestSync:
             return self._not_modified()
         data, etag = fetched
         self._seen_etag = etag
-        return self._consider(data, etag, now)
+        return self._consider(data, etag, clock())
 
     def _not_modified(self) -> SyncResult:
         if self._refusal is not None:
@@ -103,7 +109,7 @@ class ManifestSync:
 
     def _consider(self, data: bytes, etag: str | None, now: datetime) -> SyncResult:
         digest = hashlib.sha256(data).hexdigest()
-        if self.manifest is not None and digest == self._state.manifest_sha256:
+        if self.manifest is not None and digest == self._digest:
             self._refusal = None
             return self._result(SyncStatus.UNCHANGED)
         try:
@@ -133,11 +139,27 @@ class ManifestSync:
             )
 
     def _accept(self, manifest: Manifest, data: bytes, digest: str, etag: str | None) -> None:
-        write_atomic(self.cached_path, data)
+        self._unwritten = data
+        self.flush()
         self._state.accept(manifest.sequence, digest, etag)
-        self.manifest = manifest
+        self.manifest, self._digest = manifest, digest
         self._refusal = None
         log.info("accepted %s sequence %d", self.key, manifest.sequence)
+
+    def flush(self) -> OSError | None:
+        """Write an accepted manifest the disk had no room for; the error if it still has none."""
+        data = self._unwritten
+        if data is None:
+            return None
+        try:
+            write_atomic(self.cached_path, data)
+        except OSError as error:
+            if self.write_error is None:
+                log.error("%s: cannot save (%s); kept in memory", self.cached_path, error)
+            self.write_error = error
+            return error
+        self._unwritten = self.write_error = None
+        return None
 
     def _result(self, status: SyncStatus, error: LoaError | None = None) -> SyncResult:
         sequence = self.manifest.sequence if self.manifest is not None else None
@@ -161,9 +183,13 @@ class ManifestSync:
 
     def _adopt_cached(self, manifest: Manifest, digest: str) -> None:
         state = self._state
-        if digest != state.manifest_sha256:
-            # Power was cut between writing manifest.json and state.json.
-            sequence = max(manifest.sequence, state.sequence or 0)
-            state.accept(sequence, digest, None)
-        self.manifest = manifest
         self._seen_etag = state.etag
+        if digest != state.manifest_sha256:
+            if manifest.sequence >= (state.sequence or 0):
+                # Power was cut between writing manifest.json and state.json.
+                state.accept(manifest.sequence, digest, None)
+            else:
+                # state.json names a newer manifest that the disk had no room for: play
+                # this one until that one is fetched again (it is accepted as the same).
+                self._seen_etag = None
+        self.manifest, self._digest = manifest, digest
