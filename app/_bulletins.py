@@ -151,7 +151,7 @@ def _commune_programmes(
         entries.append(
             ManifestItem(
                 id=f"{run.slot}-{build.day.isoformat()}-{language}",
-                title=f"Bản tin {run.slot} {build.day:%d/%m/%Y}",
+                title=f"{run.title or 'Bản tin ' + run.slot} {build.day:%d/%m/%Y}",
                 kind=ItemKind.BULLETIN,
                 priority=_priority([item for item, _ in parts]),
                 language=language,

@@ -134,6 +134,7 @@ def _slot_bulletins(
         duration=timedelta(minutes=2),
         lead=timedelta(0),
         communes=tuple(commune.id for commune in communes),
+        title="Bản tin khung phát thử",
     )
     try:
         record = DistrictScheduler(settings, partial(build_slot, settings)).build(run)

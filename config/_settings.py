@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -252,8 +252,8 @@ class RetentionSettings(_Section):
 
 def _default_slots() -> dict[str, SlotSpec]:
     return {
-        "morning": SlotSpec.model_validate("06:00 daily, 30 min"),
-        "evening": SlotSpec.model_validate("17:00 daily, 30 min"),
+        "morning": SlotSpec(at=time(6), duration_minutes=30, title="Bản tin sáng"),
+        "evening": SlotSpec(at=time(17), duration_minutes=30, title="Bản tin chiều"),
     }
 
 

@@ -44,6 +44,9 @@ class SlotSpec(BaseModel):
     days: frozenset[int] = ALL_DAYS
     duration_minutes: int = Field(default=30, ge=1, le=24 * 60)
     lead_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+    title: str | None = Field(
+        default=None, min_length=1, max_length=100, description="what listeners hear it called"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -107,6 +110,11 @@ class Slot:
     @property
     def duration(self) -> timedelta:
         return timedelta(minutes=self.spec.duration_minutes)
+
+    @property
+    def title(self) -> str:
+        """The bulletin's title, e.g. "Bản tin sáng"; "Bản tin <name>" unless configured."""
+        return self.spec.title or f"Bản tin {self.name}"
 
     def start_on(self, day: date, zone: tzinfo) -> datetime:
         """The slot's start on ``day``, local wall time (a DST gap is the zone's business)."""

@@ -27,7 +27,10 @@ GAP_S = 1.5
 @pytest.fixture
 def settings(seaweed_settings: Settings) -> Settings:
     DistrictKeys(seaweed_settings.key_dir).init()
-    slots = {"morning": "06:00 daily, 30 min", "evening": "17:00 daily"}
+    slots = {
+        "morning": {"at": "06:00", "duration_minutes": 30, "title": "Bản tin sáng"},
+        "evening": "17:00 daily",
+    }
     data = seaweed_settings.model_dump()
     data["schedule"] = {"slots": slots, "gap_between_items_s": GAP_S}
     data["tts"]["chains"]["vi"] = ["espeak"]  # no internet here: the offline voice
@@ -100,6 +103,7 @@ def test_a_slot_bulletin_per_commune_and_language(settings: Settings, tmp_path: 
     vi, blt = town["items"]
     assert (vi["language"], blt["language"]) == ("vi", "blt")
     assert vi["id"] == f"morning-{day.isoformat()}-vi" and vi["kind"] == "bulletin"
+    assert vi["title"] == f"Bản tin sáng {day:%d/%m/%Y}"
     assert vi["priority"] == "priority"
     assert datetime.fromisoformat(vi["start"]) == slot_start
     assert datetime.fromisoformat(vi["not_after"]) == slot_start + timedelta(minutes=30)
@@ -148,3 +152,4 @@ def test_building_a_slot_again_publishes_nothing_twice(settings: Settings) -> No
     manifest = _manifest(settings, "ka-lang")
     assert manifest is not None and manifest["sequence"] == sequence
     assert [entry["id"] for entry in manifest["items"]] == [f"evening-{day.isoformat()}-vi"]
+    assert manifest["items"][0]["title"] == f"Bản tin evening {day:%d/%m/%Y}"

@@ -48,6 +48,7 @@ class SlotRun:
     duration: timedelta
     lead: timedelta
     communes: tuple[str, ...]
+    title: str = ""  # what listeners hear the slot called, e.g. "Bản tin sáng"
 
     @property
     def key(self) -> str:

@@ -37,6 +37,7 @@ class SlotGroup:
             duration=self.slot.duration,
             lead=self.slot.lead,
             communes=self.communes,
+            title=self.slot.title,
         )
 
     def starts(self, since: datetime, until: datetime) -> Iterator[datetime]:
