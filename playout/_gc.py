@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from config import LoaError, Settings
+from playout._atomic import write_atomic
 from playout._errors import ManifestError, StorageError, StorageUnavailable
 from playout._layout import (
     ASRUN_DIR,
@@ -36,7 +37,6 @@ from playout._layout import (
 from playout._manifest import MAX_MANIFEST_BYTES
 from playout._objectstore import ObjectInfo, ObjectStore
 from playout._references import AudioReferences, manifest_references
-from playout.agent._atomic import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -6,23 +6,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from playout._atomic import write_atomic
+
 
 def write_private(path: Path, content: str | bytes, *, mode: int = 0o600) -> None:
-    """Write ``content`` (text as UTF-8) with ``mode``, owner-only by default, beside the
-    target, then rename.
+    """Write ``content`` (text as UTF-8) with ``mode``, owner-only by default, atomically.
 
-    Readers see the old file or the new one, never a half-written one. Callers that may
-    race on the same file hold a lock: the partial file's name is fixed."""
+    Callers that may race on the same file hold a lock: the partial file's name is fixed."""
     data = content.encode("utf-8") if isinstance(content, str) else content
-    partial = path.with_name(path.name + ".part")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    # O_CREAT's mode is only used for a new file; an old partial may have been looser.
-    os.chmod(partial, mode)
-    os.replace(partial, path)
+    write_atomic(path, data, mode=mode)
 
 
 def create_private_once(path: Path, text: str) -> None:

@@ -60,6 +60,7 @@ from playout._errors import StorageError, StoragePortInUseError
 from playout._layout import check_commune_id, heartbeat_key
 from playout._objectstore import S3ObjectStore
 from playout._private_files import create_private_once, write_private
+from playout._process import process_exists
 
 log = logging.getLogger(__name__)
 
@@ -623,7 +624,7 @@ def _process_running(pid: int) -> bool:
     A killed multi-threaded process shows its main thread as a zombie while the other
     threads still hold its sockets: only when every thread is done are its ports free."""
     if not _HAS_PROC:
-        return _process_exists(pid)
+        return process_exists(pid)
     try:
         threads = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
@@ -638,16 +639,6 @@ def _thread_state(thread: Path) -> str:
         return ""
     fields = stat_line.rpartition(")")[2].split()
     return fields[0] if fields else ""
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _reap_if_our_child(pid: int) -> None:

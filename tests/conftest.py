@@ -6,6 +6,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -149,7 +150,7 @@ def _embedded_settings(data_dir: Path, port: int) -> Settings:
 # --- Commune agents: the district key they pin, and a link that is down ------------------
 
 if TYPE_CHECKING:
-    from playout import DistrictKeys, ObjectStore
+    from playout import DistrictKeys, EmbeddedSeaweed, ObjectStore
     from tests.manifests import Bucket
 
 
@@ -193,6 +194,24 @@ def bucket(object_store: ObjectStore, district_keys: DistrictKeys) -> Bucket:
 def sink_dir(tmp_path: Path) -> Path:
     """Where a ``file:`` sink writes what an agent played."""
     return tmp_path / "played"
+
+
+@contextmanager
+def own_seaweed(settings: Settings) -> Iterator[tuple[Settings, EmbeddedSeaweed]]:
+    """A SeaweedFS of the caller's own (a test that stops or kills it), on free ports;
+    ``settings`` with it as the embedded store."""
+    from playout import EmbeddedSeaweed
+
+    data = settings.model_dump()
+    data["storage"]["embedded"]["port"] = free_port_block(8)
+    data["storage"]["embedded"]["volume_size_limit_mb"] = 16
+    own = Settings(**data)
+    seaweed = EmbeddedSeaweed(own, stop_grace_s=1.0)
+    seaweed.start()
+    try:
+        yield own, seaweed
+    finally:
+        seaweed.stop()
 
 
 def agent_settings(

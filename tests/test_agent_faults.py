@@ -27,7 +27,12 @@ from playout import DistrictKeys, EmbeddedSeaweed, ObjectStore, S3ObjectStore, s
 from playout.agent import AudioSink, CommuneAgent, FileSink, Sink, SyncStatus, status_path
 from playout.agent._clock import Clock, utc_now
 from tests.cli import LOA
-from tests.conftest import SeaweedSession, SettingsFactory, agent_settings, free_port_block
+from tests.conftest import (
+    SeaweedSession,
+    SettingsFactory,
+    agent_settings,
+    own_seaweed,
+)
 from tests.manifests import COMMUNE, Bucket, item, make_tone, manifest
 from tests.test_agent import HEARTBEAT, ZONE, SwitchableStore, plays, receipt_key, wait_for
 
@@ -136,18 +141,9 @@ def padded_clip(clips: Clips, size: int) -> bytes:
 
 @pytest.fixture
 def own_storage(settings: Settings) -> Iterator[tuple[Settings, EmbeddedSeaweed]]:
-    """A SeaweedFS of this test's own, which it stops and starts again; ``settings``
-    with it as the embedded store."""
-    data = settings.model_dump()
-    data["storage"]["embedded"]["port"] = free_port_block(8)
-    data["storage"]["embedded"]["volume_size_limit_mb"] = 16
-    own = Settings(**data)
-    seaweed = EmbeddedSeaweed(own, stop_grace_s=1.0)
-    seaweed.start()
-    try:
-        yield own, seaweed
-    finally:
-        seaweed.stop()
+    """A SeaweedFS of this test's own, which it stops and starts again."""
+    with own_seaweed(settings) as own:
+        yield own
 
 
 @pytest.mark.parametrize(

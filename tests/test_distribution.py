@@ -29,7 +29,7 @@ from playout import (
     manifest_key,
     verify,
 )
-from tests.conftest import SeaweedSession, SettingsFactory, free_port_block
+from tests.conftest import SeaweedSession, SettingsFactory, own_seaweed
 from tests.manifests import make_tone
 
 DISTRICT = "muong-te"
@@ -278,24 +278,16 @@ def test_wrong_credentials_stop_the_publish_naming_the_key(
 
 
 @pytest.fixture
-def own_seaweed(make_settings: SettingsFactory) -> Iterator[tuple[Settings, EmbeddedSeaweed]]:
+def killable_seaweed(make_settings: SettingsFactory) -> Iterator[tuple[Settings, EmbeddedSeaweed]]:
     """A SeaweedFS of this test's own, which the test may kill."""
-    settings = make_settings()
-    data = settings.model_dump()
-    data["storage"]["embedded"]["port"] = free_port_block(8)
-    settings = Settings(**data)
-    seaweed = EmbeddedSeaweed(settings, stop_grace_s=1.0)
-    seaweed.start()
-    try:
-        yield settings, seaweed
-    finally:
-        seaweed.stop()
+    with own_seaweed(make_settings()) as own:
+        yield own
 
 
 def test_storage_killed_mid_publish_leaves_old_or_new_and_a_rerun_finishes(
-    own_seaweed: tuple[Settings, EmbeddedSeaweed], keys: DistrictKeys, clip: Clip
+    killable_seaweed: tuple[Settings, EmbeddedSeaweed], keys: DistrictKeys, clip: Clip
 ) -> None:
-    settings, seaweed = own_seaweed
+    settings, seaweed = killable_seaweed
     store = S3ObjectStore.from_settings(settings, max_attempts=2, connect_timeout_s=1.0)
     targets = communes(120)
     district = publisher(store, keys, parallel=4)

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 
 from config import Commune, Settings
+from playout._atomic import write_atomic
 from playout._errors import ManifestError, ObjectNotFound, StorageAccessDenied, StorageError
 from playout._layout import heartbeat_key
 from playout._manifest import AudioRef, Manifest, ManifestItem
 from playout._objectstore import ObjectStore
-from playout.agent._atomic import write_atomic
 from playout.agent._cache import AudioCache, AudioIntegrityError, CacheWriteError
 from playout.agent._clock import Clock, local_iso, utc_now, wait_until
 from playout.agent._heartbeat import CacheHealth, Heartbeat

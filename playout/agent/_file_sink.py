@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from config import UserInputError
-from playout.agent._atomic import write_atomic
+from playout._atomic import write_atomic
 from playout.agent._clock import Clock, local_iso, unix_ms, utc_now
 from playout.agent._schedule import Occurrence
 from playout.agent._sink import Outcome, PlayResult, Sink

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from playout._atomic import PARTIAL_SUFFIX, write_atomic
 from playout._objectstore import ObjectStore
-from playout.agent._atomic import PARTIAL_SUFFIX, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from playout.agent._atomic import write_atomic
+from playout._atomic import write_atomic
 from playout.agent._schedule import LOOKBACK, Occurrence
 
 log = logging.getLogger(__name__)

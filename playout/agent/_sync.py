@@ -16,11 +16,11 @@ from enum import StrEnum
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from config import LoaError
+from playout._atomic import write_atomic
 from playout._errors import ManifestError, ObjectNotFound, ObjectTooLarge, StorageError
 from playout._layout import manifest_key
 from playout._manifest import MAX_MANIFEST_BYTES, Manifest, verify, verify_signed
 from playout._objectstore import ObjectStore
-from playout.agent._atomic import write_atomic
 from playout.agent._state import LocalState
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
-from playout.scheduler._lock import process_alive
+from playout._process import process_exists
 from playout.scheduler._tables import slot_builds
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ class BuildLog:
             return False
         host, pid = _host_and_pid(record.holder or "")
         if host == _this_host(self._holder):
-            return pid is not None and process_alive(pid)
+            return pid is not None and process_exists(pid)
         started = record.started_at or datetime.fromtimestamp(0, UTC)
         return datetime.fromtimestamp(self._clock(), UTC) - started < STALE_BUILD
 

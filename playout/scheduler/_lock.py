@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from config import LoaError
+from playout._process import process_exists
 from playout.scheduler._tables import scheduler_lock
 
 log = logging.getLogger(__name__)
@@ -47,16 +48,6 @@ class LockHolder:
     def describe(self) -> str:
         since = datetime.fromtimestamp(self.acquired_at, UTC).isoformat(timespec="seconds")
         return f"process {self.pid} on {self.host}, since {since}"
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, owned by someone else
-    return True
 
 
 class SchedulerLock:
@@ -139,7 +130,7 @@ class SchedulerLock:
         if self._clock() - found.renewed_at > self._ttl_s:
             log.warning("taking over the scheduler lease of %s: expired", found.describe())
             return True
-        if found.host == self.host and not process_alive(found.pid):
+        if found.host == self.host and not process_exists(found.pid):
             log.warning("taking over the scheduler lock of %s: gone", found.describe())
             return True
         return False
