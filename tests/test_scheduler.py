@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from config import Settings, SlotSpec
 from playout.scheduler import (
     BuildLog,
+    BuildRecord,
     BuildResult,
     BuildStatus,
     DistrictScheduler,
@@ -210,6 +211,17 @@ def _start(
     return scheduler
 
 
+def _finished_record(scheduler: DistrictScheduler, key: str, timeout_s: float = 20) -> BuildRecord:
+    """The record once no longer ``building``: the build function returns before it is saved."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        record = scheduler.builds.get(key)
+        if record is not None and record.status is not BuildStatus.BUILDING:
+            return record
+        time.sleep(0.05)
+    raise AssertionError(f"build {key} still unfinished after {timeout_s:g} s")
+
+
 def _set_stored_next_run(settings: Settings, moment: datetime) -> None:
     """What the job store holds after the scheduler was down since ``moment``."""
     engine = database_engine(settings.db_url)
@@ -247,8 +259,8 @@ def test_a_build_missed_by_less_than_its_lead_runs_at_once(
     assert builds.done.wait(20)
     time.sleep(1)  # a second run (catch-up and misfire both) would show up by now
     assert [run.starts_at for run in builds.runs] == [starts_at]
-    record = scheduler.builds.get(builds.runs[0].key)
-    assert record is not None and record.status is BuildStatus.PUBLISHED
+    record = _finished_record(scheduler, builds.runs[0].key)
+    assert record.status is BuildStatus.PUBLISHED
 
 
 def test_a_build_missed_past_its_slot_is_skipped_and_recorded(
@@ -313,8 +325,8 @@ def test_an_interrupted_build_is_built_again_if_its_slot_is_ahead(
     scheduler = _start(settings, builds, running)
     assert builds.done.wait(20)
     assert [built.key for built in builds.runs] == [run.key]
-    record = scheduler.builds.get(run.key)
-    assert record is not None and record.status is BuildStatus.PUBLISHED and record.attempts == 2
+    record = _finished_record(scheduler, run.key)
+    assert record.status is BuildStatus.PUBLISHED and record.attempts == 2
 
 
 def test_a_failed_build_is_recorded_with_its_reason(
