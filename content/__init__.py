@@ -3,7 +3,17 @@
 Depends only on ``config`` (DESIGN.md §1). Callers get frozen views, never database rows.
 """
 
-from content._enums import AuditAction, ContentKind, ContentState, Priority
+from content._alert_store import MAX_LEVEL, MIN_LEVEL, AlertDraft, AlertStore
+from content._alert_views import AlertClipView, AlertDeliveryView, AlertView
+from content._enums import (
+    AlertState,
+    AlertStatus,
+    AuditAction,
+    ContentKind,
+    ContentState,
+    Hazard,
+    Priority,
+)
 from content._errors import (
     BookingConflictError,
     ContentError,
@@ -25,7 +35,16 @@ from content._views import (
 from content._workflow import TRANSITIONS
 
 __all__ = [
+    "MAX_LEVEL",
+    "MIN_LEVEL",
     "TRANSITIONS",
+    "AlertClipView",
+    "AlertDeliveryView",
+    "AlertDraft",
+    "AlertState",
+    "AlertStatus",
+    "AlertStore",
+    "AlertView",
     "AuditAction",
     "AuditEventView",
     "BookedItem",
@@ -39,6 +58,7 @@ __all__ = [
     "ContentStateError",
     "ContentStore",
     "DuplicateVariantError",
+    "Hazard",
     "ItemView",
     "Priority",
     "SlotBookingView",

@@ -35,3 +35,50 @@ class AuditAction(StrEnum):
     CLIP_RECORDED = "clip_recorded"
     BOOKED = "booked"
     UNBOOKED = "unbooked"
+    ALERT_ISSUED = "alert_issued"
+    ALERT_PUBLISHED = "alert_published"
+    ALERT_SUPERSEDED = "alert_superseded"
+    ALERT_CANCELLED = "alert_cancelled"
+
+
+class Hazard(StrEnum):
+    """The hazard types of Decision 18/2021/QĐ-TTg on disaster risk levels, by group."""
+
+    STORM = "storm"
+    TROPICAL_DEPRESSION = "tropical-depression"
+    TORNADO = "tornado"
+    LIGHTNING = "lightning"
+    HAIL = "hail"
+    HEAVY_RAIN = "heavy-rain"
+    FLOOD = "flood"
+    FLASH_FLOOD = "flash-flood"
+    INUNDATION = "inundation"
+    LANDSLIDE = "landslide"
+    LAND_SUBSIDENCE = "land-subsidence"
+    DROUGHT = "drought"
+    SALINITY_INTRUSION = "salinity-intrusion"
+    EXTREME_HEAT = "extreme-heat"
+    COLD = "cold"
+    FROST = "frost"
+    FOREST_FIRE = "forest-fire"
+    EARTHQUAKE = "earthquake"
+    TSUNAMI = "tsunami"
+    OTHER = "other"
+
+
+class AlertStatus(StrEnum):
+    """What an alert is for (CAP 1.2's ``status``, without ``System``)."""
+
+    ACTUAL = "actual"  # a real warning
+    EXERCISE = "exercise"  # a drill, announced as one
+    TEST = "test"  # a technical test, announced as one
+    DRAFT = "draft"  # never leaves the district
+
+
+class AlertState(StrEnum):
+    """Where an alert is in its life. Expiry is not a state: it is read from the clock."""
+
+    ISSUED = "issued"  # in the target manifests (or being put there)
+    HELD = "held"  # a draft: stored, never published
+    SUPERSEDED = "superseded"  # replaced by a later alert
+    CANCELLED = "cancelled"  # withdrawn everywhere

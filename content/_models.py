@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from content._enums import ContentKind, ContentState, Priority
+from content._enums import AlertState, AlertStatus, ContentKind, ContentState, Hazard, Priority
 from content._types import CommuneList, UTCDateTime
 
 # Named constraints, so later migrations (SQLite batch mode included) can address them.
@@ -38,13 +38,23 @@ TEXT_XOR_AUDIO: Final = (
 
 DAY_ORDER: Final = "last_day >= first_day"
 POSITION_NOT_NEGATIVE: Final = "position >= 0"
+LEVEL_RANGE: Final = "level BETWEEN 1 AND 5"
+EXPIRES_AFTER_ISSUE: Final = "expires_at > issued_at"
+REPEAT_POSITIVE: Final = "repeat_every_s IS NULL OR repeat_every_s > 0"
+ENDED_WITH_ACTOR: Final = (
+    "(ended_at IS NULL AND ended_by IS NULL) OR (ended_at IS NOT NULL AND ended_by IS NOT NULL)"
+)
 CANCELLED_WITH_ACTOR: Final = (
     "(cancelled_at IS NULL AND cancelled_by IS NULL)"
     " OR (cancelled_at IS NOT NULL AND cancelled_by IS NOT NULL)"
 )
 
 
-def _choice(enum: type[ContentKind | Priority | ContentState], name: str) -> Enum:
+def _choice(
+    enum: type[ContentKind | Priority | ContentState | Hazard | AlertStatus | AlertState],
+    name: str,
+    length: int = 16,
+) -> Enum:
     # VARCHAR plus a CHECK constraint rather than a native ENUM: the same DDL on SQLite and
     # PostgreSQL, and the database itself refuses a value the code does not know.
     return Enum(
@@ -52,7 +62,7 @@ def _choice(enum: type[ContentKind | Priority | ContentState], name: str) -> Enu
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=16,
+        length=length,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
@@ -171,3 +181,87 @@ class SlotBooking(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(100))
 
     item: Mapped[ContentItem] = relationship()
+
+
+class Alert(Base):
+    """An emergency alert: a content item (its title and per-language texts or recordings)
+    with what Decision 18/2021 and CAP 1.2 say about it.
+
+    Never deleted: an alert is superseded by a later one or cancelled, and both are kept.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(LEVEL_RANGE, name="level_range"),
+        CheckConstraint(EXPIRES_AFTER_ISSUE, name="expires_after_issue"),
+        CheckConstraint(REPEAT_POSITIVE, name="repeat_positive"),
+        CheckConstraint(ENDED_WITH_ACTOR, name="ended_with_actor"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id"), unique=True)
+    identifier: Mapped[str] = mapped_column(String(200), unique=True)
+    sender: Mapped[str] = mapped_column(String(200))
+    hazard: Mapped[Hazard] = mapped_column(_choice(Hazard, "hazard", 32))
+    level: Mapped[int] = mapped_column(Integer)
+    status: Mapped[AlertStatus] = mapped_column(_choice(AlertStatus, "status"))
+    state: Mapped[AlertState] = mapped_column(_choice(AlertState, "state"), index=True)
+    # NULL: every commune of the district, including communes added later.
+    communes: Mapped[tuple[str, ...] | None] = mapped_column(CommuneList())
+    # Languages spoken from the phrase bank's alert template rather than a text or recording.
+    phrasebank_languages: Mapped[tuple[str, ...] | None] = mapped_column(CommuneList())
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    repeat_every_s: Mapped[int | None] = mapped_column(Integer)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    certainty: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(100))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_by: Mapped[str | None] = mapped_column(String(100))
+    end_reason: Mapped[str | None] = mapped_column(String(300))
+
+    item: Mapped[ContentItem] = relationship()
+    deliveries: Mapped[list["AlertDelivery"]] = relationship(
+        back_populates="alert", order_by="AlertDelivery.commune"
+    )
+    clips: Mapped[list["AlertClip"]] = relationship(back_populates="alert", order_by="AlertClip.id")
+
+
+class AlertClip(Base):
+    """The framed alert audio in one language, as published (the latest one wins)."""
+
+    __tablename__ = "alert_clips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    language: Mapped[str] = mapped_column(String(3))
+    source: Mapped[str] = mapped_column(String(16))  # text, recording or phrasebank
+    key: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    lufs: Mapped[float] = mapped_column(Float)
+    true_peak_dbtp: Mapped[float] = mapped_column(Float)
+    engine: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    alert: Mapped[Alert] = relationship(back_populates="clips")
+
+
+class AlertDelivery(Base):
+    """An alert's items in one commune's manifest: which ids, from which sequence on."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "commune"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    commune: Mapped[str] = mapped_column(String(63))
+    item_ids: Mapped[tuple[str, ...] | None] = mapped_column(CommuneList())
+    sequence: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    alert: Mapped[Alert] = relationship(back_populates="deliveries")

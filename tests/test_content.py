@@ -534,7 +534,7 @@ def test_migrations_ddl_matches_models_ddl(sqlite_url: str, tmp_path: Path) -> N
     from_models = create_engine("sqlite://")
     Base.metadata.create_all(from_models)
     assert _ddl(migrated) == _ddl(from_models)
-    assert len(_ddl(from_models)) == 10  # 5 tables, 5 indexes
+    assert len(_ddl(from_models)) == 15  # 8 tables, 7 indexes
     migrated.dispose()
 
 
