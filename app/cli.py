@@ -11,6 +11,8 @@ import typer
 
 from app import (
     _cli_agent,
+    _cli_alert,
+    _cli_alert_status,  # noqa: F401 - adds `alert status` and `alert list`
     _cli_audio,
     _cli_content,
     _cli_credentials,
@@ -41,6 +43,7 @@ app.add_typer(_cli_tts.tts_app, name="tts")
 app.add_typer(_cli_content.content_app, name="content")
 app.add_typer(_cli_content.schedule_app, name="schedule")
 app.add_typer(_cli_agent.agent_app, name="agent")
+app.add_typer(_cli_alert.alert_app, name="alert")
 app.command("up")(_cli_system.up)
 app.command("demo")(_cli_demo.demo)
 

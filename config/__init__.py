@@ -1,5 +1,6 @@
 """Settings and the organisation registry. Every other part depends on this one."""
 
+from config._alerts import AlertSettings, RoutineCheck, RoutineCheckKind
 from config._errors import ConfigError, LoaError, UserInputError
 from config._files import read_user_text
 from config._loader import EXAMPLE_CONFIG, config_path, load_settings
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_AUDIO_PROFILE",
     "EXAMPLE_CONFIG",
     "AgentSettings",
+    "AlertSettings",
     "AudioProfile",
     "AudioSettings",
     "Commune",
@@ -42,6 +44,8 @@ __all__ = [
     "Province",
     "PublishSettings",
     "RetentionSettings",
+    "RoutineCheck",
+    "RoutineCheckKind",
     "ScheduleSettings",
     "Settings",
     "Slot",

@@ -12,6 +12,7 @@ from config._slots import SLOT_NAME_PATTERN, SlotSpec
 
 _ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}$")
+_ADMIN_CODE_PATTERN = r"^[0-9]{5}$"  # ASCII only: \d would also match other scripts' digits
 
 
 def _cluster_ids(value: object) -> object:
@@ -30,6 +31,24 @@ def _check_languages(languages: list[str]) -> list[str]:
     if len(set(languages)) != len(languages):
         raise ValueError("a language is listed twice")
     return languages
+
+
+def _admin_code_text(value: object) -> object:
+    """YAML reads an unquoted ``03187`` as an (octal) number: ask for the quoted code."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError("write the administrative unit code quoted, e.g. '03187'")
+    return value
+
+
+def _check_centroid(centroid: tuple[float, float] | None) -> tuple[float, float] | None:
+    if centroid is None:
+        return None
+    latitude, longitude = centroid
+    if not -90.0 <= latitude <= 90.0:
+        raise ValueError(f"latitude {latitude} is outside -90..90 degrees")
+    if not -180.0 <= longitude <= 180.0:
+        raise ValueError(f"longitude {longitude} is outside -180..180 degrees")
+    return centroid
 
 
 class _Strict(BaseModel):
@@ -52,8 +71,17 @@ class Commune(_Strict):
         default_factory=dict,
         description="overrides of the district's slots; null (or off) drops one here",
     )
+    admin_code: Annotated[str | None, BeforeValidator(_admin_code_text)] = Field(
+        default=None,
+        pattern=_ADMIN_CODE_PATTERN,
+        description="the official administrative unit code (mã đơn vị hành chính), 5 digits",
+    )
+    centroid: tuple[float, float] | None = Field(
+        default=None, description="latitude, longitude of the commune's centre, in degrees"
+    )
 
     _languages = field_validator("languages")(_check_languages)
+    _centroid = field_validator("centroid")(_check_centroid)
 
     @field_validator("slots", mode="before")
     @classmethod

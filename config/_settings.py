@@ -13,6 +13,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from config._alerts import AlertSettings
 from config._registry import Organisation, check_slot_name
 from config._slots import Slot, SlotSpec
 
@@ -280,7 +281,15 @@ class ScheduleSettings(_Section):
 
 
 class AgentSettings(_Section):
-    poll_interval_s: float = Field(default=5.0, gt=0)
+    poll_interval_s: float = Field(
+        default=5.0, gt=0, description="fetch audio, prune the cache and send receipts this often"
+    )
+    emergency_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="check the manifest this often (a 304 when unchanged): an alert's latency",
+    )
     heartbeat_interval_s: float = Field(default=30.0, gt=0, le=60)
     once_max_wait_s: float = Field(
         default=600.0, gt=0, description="with --once: play what starts within this"
@@ -317,6 +326,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     agent: AgentSettings = AgentSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -3,9 +3,27 @@
 Depends only on ``config`` (DESIGN.md §1). Callers get frozen views, never database rows.
 """
 
-from content._alert_store import MAX_LEVEL, MIN_LEVEL, AlertDraft, AlertStore
+from content._alert_store import AlertDraft, AlertStore
 from content._alert_views import AlertClipView, AlertDeliveryView, AlertView
+from content._cap import (
+    CAP_NAMESPACE,
+    HAZARDS,
+    LEVEL_BY_SEVERITY,
+    MAX_CAP_BYTES,
+    CapArea,
+    CapCircle,
+    CapError,
+    CapInfo,
+    CapMessage,
+    CapReference,
+    CapResource,
+)
+from content._cap_read import parse_cap
+from content._cap_resource import resource_bytes
+from content._cap_write import audio_resource, cap_area, write_cap
 from content._enums import (
+    MAX_LEVEL,
+    MIN_LEVEL,
     AlertState,
     AlertStatus,
     AuditAction,
@@ -35,6 +53,10 @@ from content._views import (
 from content._workflow import TRANSITIONS
 
 __all__ = [
+    "CAP_NAMESPACE",
+    "HAZARDS",
+    "LEVEL_BY_SEVERITY",
+    "MAX_CAP_BYTES",
     "MAX_LEVEL",
     "MIN_LEVEL",
     "TRANSITIONS",
@@ -49,6 +71,13 @@ __all__ = [
     "AuditEventView",
     "BookedItem",
     "BookingConflictError",
+    "CapArea",
+    "CapCircle",
+    "CapError",
+    "CapInfo",
+    "CapMessage",
+    "CapReference",
+    "CapResource",
     "ClipView",
     "ContentError",
     "ContentInputError",
@@ -63,6 +92,11 @@ __all__ = [
     "Priority",
     "SlotBookingView",
     "VariantView",
+    "audio_resource",
+    "cap_area",
     "normalise_text",
+    "parse_cap",
     "read_text_file",
+    "resource_bytes",
+    "write_cap",
 ]

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, selectinload
 from content._alert_views import AlertView
 from content._assets import StoredAsset
 from content._enums import (
+    MAX_LEVEL,
+    MIN_LEVEL,
     AlertState,
     AlertStatus,
     AuditAction,
@@ -37,7 +39,6 @@ from content._validation import (
     parse_line,
 )
 
-MIN_LEVEL, MAX_LEVEL = 1, 5  # Decision 18/2021/QĐ-TTg's risk levels
 MIN_REPEAT_S = 60
 ALERT_SOURCES = ("text", "recording", "phrasebank")
 _WITH_ALL = (
@@ -139,6 +140,7 @@ class AlertStore(ContentStore):
         alert_id: int,
         language: str,
         *,
+        commune: str | None = None,
         source: str,
         key: str,
         sha256: str,
@@ -152,6 +154,7 @@ class AlertStore(ContentStore):
             raise ContentInputError(f"alert clip source {source!r}: one of {ALERT_SOURCES}")
         clip = AlertClip(
             language=parse_language(language),
+            commune=commune,
             source=source,
             key=check_label("key", key, 200),
             sha256=check_sha256("sha256", sha256),
@@ -197,6 +200,10 @@ class AlertStore(ContentStore):
             return self._alert_view(session, alert.id)
 
     # -- internals ------------------------------------------------------------------------
+
+    def check_draft(self, draft: AlertDraft) -> None:
+        """Every check ``issue_alert`` makes on the values, without writing anything."""
+        self._check_draft(draft)
 
     def _check_draft(self, draft: AlertDraft) -> _Checked:
         level = draft.level

@@ -15,6 +15,7 @@ class AlertClipView:
     """The framed alert audio in one language, as it was published."""
 
     language: str
+    commune: str | None  # the commune a phrase bank clip names; None: every commune
     source: str  # text, recording or phrasebank
     key: str
     sha256: str
@@ -29,6 +30,7 @@ class AlertClipView:
     def of(cls, row: AlertClip) -> AlertClipView:
         return cls(
             language=row.language,
+            commune=row.commune,
             source=row.source,
             key=row.key,
             sha256=row.sha256,
@@ -100,9 +102,9 @@ class AlertView:
         """In force: issued, neither superseded nor cancelled, not yet expired."""
         return self.state is AlertState.ISSUED and not self.is_expired(now)
 
-    def latest_clips(self) -> dict[str, AlertClipView]:
-        """The newest clip of each language."""
-        return {clip.language: clip for clip in self.clips}
+    def latest_clips(self) -> dict[tuple[str, str | None], AlertClipView]:
+        """The newest clip of each (language, commune named or ``None``)."""
+        return {(clip.language, clip.commune): clip for clip in self.clips}
 
     @classmethod
     def of(cls, row: Alert) -> AlertView:

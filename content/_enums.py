@@ -41,6 +41,9 @@ class AuditAction(StrEnum):
     ALERT_CANCELLED = "alert_cancelled"
 
 
+MIN_LEVEL, MAX_LEVEL = 1, 5  # the risk levels of Decision 18/2021/QĐ-TTg
+
+
 class Hazard(StrEnum):
     """The hazard types of Decision 18/2021/QĐ-TTg on disaster risk levels, by group."""
 

@@ -238,6 +238,8 @@ class AlertClip(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
     language: Mapped[str] = mapped_column(String(3))
+    # The commune whose name a phrase bank clip says; NULL: the clip of every commune.
+    commune: Mapped[str | None] = mapped_column(String(63))
     source: Mapped[str] = mapped_column(String(16))  # text, recording or phrasebank
     key: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))

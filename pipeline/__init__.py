@@ -28,6 +28,7 @@ from pipeline._render import (
     SpeechFile,
     export_speech,
     process_file,
+    render_alert,
     render_programme,
     render_speech,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "process",
     "process_file",
     "programme_source",
+    "render_alert",
     "render_programme",
     "render_speech",
 ]

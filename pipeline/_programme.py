@@ -31,6 +31,7 @@ CHANNEL_LAYOUTS = {1: "mono", 2: "stereo"}
 MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 192000
 TONE_GAP_S = 0.5  # silence between a tone and the voice it frames
+VOICE_PART_GAP_S = 0.5  # between the parts of one alert voice (notice, message, issue time)
 MAX_ALERT_REPEATS = 10
 CROSSFADE_CURVE = "qsin"  # equal power: unrelated clips keep their loudness through the overlap
 _SECONDS_FORMAT = ".6f"  # ffmpeg reads no exponent notation in durations
@@ -129,7 +130,7 @@ def programme_source(
 
 
 def alert_source(
-    voice: Path,
+    voice: Path | Sequence[Path],
     *,
     work_dir: Path,
     repeats: int = 3,
@@ -140,18 +141,25 @@ def alert_source(
     """An alert as DESIGN.md §6 frames it: attention signal, ``voice`` ``repeats`` times
     with ``gap_s`` of silence between, closing tone; ``TONE_GAP_S`` around each tone.
 
-    The tones are generated into ``work_dir``. The voice is measured and given one gain to
-    the tones' loudness, so that processing the whole alert to the policy keeps the voice
-    as loud as the chime around it.
+    ``voice`` may be several files said in turn (a test notice, the message, its issue
+    time), ``VOICE_PART_GAP_S`` apart. The tones are generated into ``work_dir``. Each
+    voice file is measured and given one gain to the tones' loudness, so that processing
+    the whole alert to the policy keeps the voice as loud as the chime around it.
     """
     if not 1 <= repeats <= MAX_ALERT_REPEATS:
         raise AudioInputError(f"alert repeats {repeats}: from 1 to {MAX_ALERT_REPEATS}")
     _check_format(sample_rate, channels)
-    spoken = Part(voice, gain_db=_voice_gain_db(voice))
-    between = Gap(gap_s)
-    voices: list[Part | Gap] = [spoken]
+    files = [voice] if isinstance(voice, Path) else list(voice)
+    if not files:
+        raise AudioInputError("an alert needs a voice")
+    spoken: list[Part | Gap] = []
+    for index, path in enumerate(files):
+        if index:
+            spoken.append(Gap(VOICE_PART_GAP_S))
+        spoken.append(Part(path, gain_db=_voice_gain_db(path)))
+    voices: list[Part | Gap] = list(spoken)
     for _ in range(repeats - 1):
-        voices += [between, spoken]
+        voices += [Gap(gap_s), *spoken]
     work_dir.mkdir(parents=True, exist_ok=True)
     attention = attention_signal(work_dir / f"attention-{sample_rate}.wav", sample_rate)
     closing = closing_tone(work_dir / f"closing-{sample_rate}.wav", sample_rate)
@@ -159,7 +167,7 @@ def alert_source(
         [Part(attention), Gap(TONE_GAP_S), *voices, Gap(TONE_GAP_S), Part(closing)],
         sample_rate=sample_rate,
         channels=channels,
-        name=f"alert {voice}",
+        name=f"alert {files[0]}",
     )
 
 

@@ -23,7 +23,7 @@ from pipeline._engine import ProcessResult, Progress, process
 from pipeline._media import probe_audio
 from pipeline._meter import LoudnessReport
 from pipeline._policy import policy_problems
-from pipeline._programme import Gap, Part, programme_source
+from pipeline._programme import Gap, Part, alert_source, programme_source
 from pipeline._source import Source
 from pipeline.tts import Cue, Speech, write_transcripts
 
@@ -171,6 +171,31 @@ def render_programme(
         parts, sample_rate=profile.sample_rate, channels=profile.channels, name=name
     )
     return _render(source, profile, out_dir, "programme", "", profile_name, ())
+
+
+def render_alert(
+    voice: Sequence[Path],
+    *,
+    profile: AudioProfile,
+    out_dir: Path,
+    work_dir: Path,
+    engine: str,
+    voice_name: str = "",
+    repeats: int = 3,
+    gap_s: float = 1.0,
+    profile_name: str = DEFAULT_AUDIO_PROFILE,
+) -> Clip:
+    """An alert framed as DESIGN.md §6 says (attention signal, the ``voice`` files
+    ``repeats`` times, closing tone), processed as one clip to ``profile``."""
+    source = alert_source(
+        voice,
+        work_dir=work_dir,
+        repeats=repeats,
+        gap_s=gap_s,
+        sample_rate=profile.sample_rate,
+        channels=profile.channels,
+    )
+    return _render(source, profile, out_dir, engine, voice_name, profile_name, ())
 
 
 def _render(

@@ -1,5 +1,13 @@
 """Object storage, signed manifests, publishing, and the commune agent (DESIGN.md §3–5)."""
 
+from playout._acks import (
+    Acknowledgement,
+    AckState,
+    AsRunRecord,
+    Delivery,
+    ItemAcknowledgement,
+    read_acknowledgements,
+)
 from playout._credentials import (
     CommuneCredentials,
     CommuneIdentityRegistry,
@@ -72,6 +80,9 @@ from playout.agent import AudioSink, CommuneAgent, FileSink, Sink, parse_sink
 
 __all__ = [
     "SCHEMA",
+    "AckState",
+    "Acknowledgement",
+    "AsRunRecord",
     "AudioRef",
     "AudioSink",
     "BucketReport",
@@ -81,6 +92,7 @@ __all__ = [
     "CommuneIdentityRegistry",
     "CommuneKey",
     "CommuneOutcome",
+    "Delivery",
     "DistrictKeys",
     "EmbeddedSeaweed",
     "FileSink",
@@ -88,6 +100,7 @@ __all__ = [
     "GcReport",
     "GcStateError",
     "IssuedIdentity",
+    "ItemAcknowledgement",
     "ItemKind",
     "KeyFileError",
     "Manifest",
@@ -131,6 +144,7 @@ __all__ = [
     "manifest_key",
     "parse_sink",
     "prune_receipts",
+    "read_acknowledgements",
     "registered_commune_id",
     "seaweed_actions",
     "sign",

@@ -6,14 +6,17 @@ or its complete new one, whatever happens half-way.
 
 Re-running a publish that failed half-way finishes it: audio already stored is found
 by HEAD and not sent again, and a commune whose manifest already holds the new items
-is left alone (no new sequence, no PUT).
+(and none of the withdrawn ones) is left alone (no new sequence, no PUT).
+
+Withdrawing items (an alert replaced or cancelled) happens in the same PUT that adds the
+new ones, so an agent never sees both the old alert and its replacement, nor neither.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -167,8 +170,11 @@ class Publisher:
         report: PublishReport,
         *,
         progress: Progress | None = None,
+        withdraw: Collection[str] = (),
     ) -> PublishReport:
-        """Add the items to each commune's manifest (their audio must be uploaded).
+        """Add the items to each commune's manifest (their audio must be uploaded), and
+        remove from it the items whose ids are in ``withdraw``, in one PUT per commune.
+        A commune listed with no items only has the withdrawn ones removed.
 
         Communes are written ``parallel`` at a time. One commune's failure does not stop
         the others; those that failed are tried once more at the end, and if any still
@@ -178,7 +184,7 @@ class Publisher:
         for commune_id in items_by_commune:
             check_commune_id(commune_id)
         pending = dict(items_by_commune)
-        run = _Run(len(pending), progress)
+        run = _Run(len(pending), progress, _withdrawn_ids(withdraw))
         self._publish_all(pending, report, run)
         retry = {commune: pending[commune] for commune in report.failed}
         if retry and not run.unavailable.is_set():
@@ -210,18 +216,26 @@ class Publisher:
         if run.unavailable.is_set():
             raise StorageUnavailable(f"not tried: {run.unavailable_reason}")
         try:
-            return self.publish_commune(commune_id, items)
+            return self.publish_commune(commune_id, items, run.withdraw)
         except StorageUnavailable as error:
             run.give_up(str(error))
             raise
 
     def publish_commune(
-        self, commune_id: str, new_items: Sequence[ManifestItem]
+        self,
+        commune_id: str,
+        new_items: Sequence[ManifestItem],
+        withdraw: Collection[str] = (),
     ) -> tuple[CommuneOutcome, int]:
-        """Merge the items into one commune's manifest; write it unless it holds them."""
+        """Merge the items into one commune's manifest and drop those whose ids are in
+        ``withdraw`` (exact ids; a new item with a withdrawn id stays, as the
+        replacement); write it unless that changes nothing.
+
+        A commune with no manifest of ours gets one even when it ends up empty, so the
+        returned sequence always names the manifest in the bucket."""
         now = self._clock()
         current = self._current_manifest(commune_id)
-        items = _merge(current.items if current else [], new_items, now)
+        items = _merge(current.items if current else [], new_items, now, _withdrawn_ids(withdraw))
         if current is not None and self._still_fresh(current, items, now):
             return CommuneOutcome.UNCHANGED, current.sequence
         manifest = Manifest(
@@ -235,7 +249,12 @@ class Publisher:
         self._store.put_bytes(
             manifest_key(commune_id), sign(manifest, self._private_key), "application/json"
         )
-        log.info("published %s sequence %d", manifest_key(commune_id), manifest.sequence)
+        log.info(
+            "published %s sequence %d (%d items)",
+            manifest_key(commune_id),
+            manifest.sequence,
+            len(items),
+        )
         return CommuneOutcome.WRITTEN, manifest.sequence
 
     def _still_fresh(self, current: Manifest, items: list[ManifestItem], now: datetime) -> bool:
@@ -266,9 +285,12 @@ class Publisher:
 
 
 class _Run:
-    """Progress and the shared "the store is down" flag of one publish."""
+    """Progress, the shared "the store is down" flag and the withdrawn ids of one publish."""
 
-    def __init__(self, total: int, progress: Progress | None) -> None:
+    def __init__(
+        self, total: int, progress: Progress | None, withdraw: frozenset[str] = frozenset()
+    ) -> None:
+        self.withdraw = withdraw
         self._total = total
         self._done = 0
         self._progress = progress
@@ -314,10 +336,20 @@ def _next_sequence(current: Manifest | None, now: datetime) -> int:
     return max(previous + 1, int(now.timestamp() * 1000))
 
 
+def _withdrawn_ids(withdraw: Collection[str]) -> frozenset[str]:
+    if isinstance(withdraw, str):  # a lone id would be taken as its characters
+        raise TypeError("withdraw takes a collection of item ids, not one string")
+    return frozenset(withdraw)
+
+
 def _merge(
-    existing: Sequence[ManifestItem], new_items: Sequence[ManifestItem], now: datetime
+    existing: Sequence[ManifestItem],
+    new_items: Sequence[ManifestItem],
+    now: datetime,
+    withdraw: frozenset[str] = frozenset(),
 ) -> list[ManifestItem]:
-    """Keep still-playable items, replace those with a new item's id, add the new ones."""
-    replaced = {item.id for item in new_items}
-    kept = [item for item in existing if item.id not in replaced and item.last_playable > now]
+    """Keep still-playable items, drop the withdrawn ones, replace those with a new item's
+    id, add the new ones."""
+    dropped = withdraw | {item.id for item in new_items}
+    kept = [item for item in existing if item.id not in dropped and item.last_playable > now]
     return sorted([*kept, *new_items], key=lambda item: (item.start, item.id))

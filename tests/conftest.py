@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
+import yaml
 
 from config import EXAMPLE_CONFIG, Settings, load_settings
 
@@ -145,6 +146,32 @@ def _embedded_settings(data_dir: Path, port: int) -> Settings:
         # session of hundreds of buckets within that on a nearly full disk.
         data["storage"]["embedded"]["volume_size_limit_mb"] = 16
         return Settings(**data)
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo phrase bank (espeak-ng stand-ins for hni, lhu, blt), built once a session."""
+    from pipeline.tts import build_demo_phrasebank
+
+    root = tmp_path_factory.mktemp("phrasebank")
+    build_demo_phrasebank(root)
+    return root
+
+
+def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """A config file for `loa`, with the storage secrets passed in the environment."""
+    path = tmp_path / "loa.yaml"
+    data = settings.model_dump(mode="json", exclude={"storage"})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    storage, secret = settings.storage, settings.storage.secret_key
+    return {
+        "LOA_CONFIG": str(path),
+        "LOA_STORAGE__ENDPOINT": str(storage.endpoint),
+        "LOA_STORAGE__REGION": storage.region,
+        "LOA_STORAGE__BUCKET": storage.bucket,
+        "LOA_STORAGE__ACCESS_KEY": storage.access_key,
+        "LOA_STORAGE__SECRET_KEY": secret.get_secret_value() if secret else "",
+    }
 
 
 # --- Commune agents: the district key they pin, and a link that is down ------------------

@@ -126,7 +126,7 @@ def test_clips_and_deliveries_are_recorded(store: AlertStore) -> None:
     store.record_deliveries(alert.id, {"ta-tong": (["alert-1-vi"], 17)})
     store.record_deliveries(alert.id, {"ta-tong": (["alert-1-vi", "alert-1-lhu"], 18)})
     read = store.alert(alert.id)
-    assert read.latest_clips()["vi"].sha256 == sha
+    assert read.latest_clips()[("vi", None)].sha256 == sha
     (delivery,) = read.deliveries
     assert delivery.item_ids == ("alert-1-vi", "alert-1-lhu") and delivery.sequence == 18
 

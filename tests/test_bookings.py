@@ -391,7 +391,8 @@ def test_upgrading_a_0001_database_keeps_its_data(db_url: str, tmp_path: Path) -
         "Văn bản cũ.",
     )
     assert [(b.item.id, b.booking.id) for b in booked] == [(1, booking.id)]
-    assert tables_and_version(db_url) == (OLD_TABLES | {"slot_bookings"}, "0002")
+    alert_tables = {"alerts", "alert_clips", "alert_deliveries"}
+    assert tables_and_version(db_url) == (OLD_TABLES | {"slot_bookings"} | alert_tables, "0003")
 
 
 def test_downgrading_drops_only_the_bookings(db_url: str, tmp_path: Path) -> None:
@@ -406,7 +407,7 @@ def test_downgrading_drops_only_the_bookings(db_url: str, tmp_path: Path) -> Non
         assert upgraded_again.get(item.id).state is ContentState.APPROVED
         assert upgraded_again.bookings(include_cancelled=True) == []
         assert AuditAction.BOOKED in [e.action for e in upgraded_again.audit_trail(item.id)]
-    assert tables_and_version(db_url)[1] == "0002"
+    assert tables_and_version(db_url)[1] == "0003"
 
 
 # -- the CLI ----------------------------------------------------------------------------

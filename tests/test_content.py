@@ -464,7 +464,7 @@ def test_reopening_keeps_data_and_migrates_once(db_url: str, tmp_path: Path) -> 
             versions = list(connection.scalars(query))
         engine.dispose()
     assert (kept.state, kept.variants[0].text) == (ContentState.APPROVED, BULLETIN_VI)
-    assert versions == ["0002"]
+    assert versions == ["0003"]
 
 
 def test_database_from_a_newer_loa_is_refused(db_url: str, tmp_path: Path) -> None:

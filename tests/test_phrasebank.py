@@ -66,13 +66,6 @@ ALERT_PHRASES = [
 
 
 @pytest.fixture(scope="session")
-def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("phrasebank")
-    build_demo_phrasebank(root)
-    return root
-
-
-@pytest.fixture(scope="session")
 def engine(demo_root: Path) -> PhrasebankEngine:
     return PhrasebankEngine(demo_root)
 

@@ -11,7 +11,17 @@ import pytest
 
 from app._publishing import content_store, publish_content, resolve_communes
 from config import Settings, UserInputError
-from playout import DistrictKeys, S3ObjectStore, manifest_key, verify
+from playout import (
+    DistrictKeys,
+    ManifestItem,
+    Priority,
+    Publisher,
+    PublishReport,
+    S3ObjectStore,
+    manifest_key,
+    verify,
+)
+from tests.manifests import audio_ref, item
 
 TEXT = "Thông báo: trạm y tế xã tiêm vắc-xin cho trẻ em vào sáng thứ Tư."
 
@@ -126,3 +136,129 @@ def test_a_start_past_its_play_window_is_refused(settings: Settings) -> None:
         publish_content(
             settings, approved_item(settings, "Muộn"), resolve_communes(settings, "pa-u"), long_ago
         )
+
+
+# --- Withdrawing items: an alert replaced or cancelled (issue 7) -------------------------
+
+ALERT_COMMUNES = ("bum-nua", "pa-u")
+SOON = timedelta(minutes=10)
+
+
+def alert(item_id: str, start: datetime) -> ManifestItem:
+    ref = audio_ref(item_id.encode())  # publishing manifests never reads the audio
+    return item(ref, start, item_id=item_id, priority=Priority.EMERGENCY, title="Lũ quét")
+
+
+def manifest_ids(store: S3ObjectStore, keys: DistrictKeys, commune_id: str) -> list[str]:
+    data = store.get_bytes(manifest_key(commune_id), max_bytes=1 << 20)
+    manifest = verify(data, keys.public_keys(), source=commune_id, now=datetime.now(UTC))
+    return [entry.id for entry in manifest.items]
+
+
+def publish_alert(
+    district: Publisher, items: list[ManifestItem], withdraw: tuple[str, ...] = ()
+) -> PublishReport:
+    report = PublishReport()
+    district.publish({commune: items for commune in ALERT_COMMUNES}, report, withdraw=withdraw)
+    return report
+
+
+def manifest_puts(store: S3ObjectStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The manifest keys ``store`` writes from now on, one entry per PUT."""
+    puts: list[str] = []
+    put_bytes = store.put_bytes
+
+    def counting(key: str, data: bytes, content_type: str) -> str:
+        puts.append(key)
+        return put_bytes(key, data, content_type)
+
+    monkeypatch.setattr(store, "put_bytes", counting)
+    return puts
+
+
+@pytest.fixture
+def start() -> datetime:
+    return datetime.now(UTC) + SOON
+
+
+@pytest.fixture
+def district(
+    object_store: S3ObjectStore, district_keys: DistrictKeys, start: datetime
+) -> Publisher:
+    """A district whose communes hold a bulletin and the alert ``alert-1-vi``."""
+    district = Publisher(object_store, district_keys, "muong-te", validity=timedelta(hours=6))
+    bulletin = item(audio_ref(b"bulletin"), start + timedelta(hours=1))
+    publish_alert(district, [bulletin, alert("alert-1-vi", start)])
+    return district
+
+
+def test_replacing_an_alert_withdraws_and_adds_in_one_write(
+    district: Publisher,
+    object_store: S3ObjectStore,
+    district_keys: DistrictKeys,
+    start: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = {commune: manifest_sequence(object_store, commune) for commune in ALERT_COMMUNES}
+    puts = manifest_puts(object_store, monkeypatch)
+    replacement = [alert("alert-2-vi", start), alert("alert-2-hnj", start)]
+    report = publish_alert(district, replacement, withdraw=("alert-1-vi",))
+
+    assert sorted(puts) == sorted(manifest_key(commune) for commune in ALERT_COMMUNES)
+    assert sorted(report.written) == sorted(ALERT_COMMUNES)
+    for commune in ALERT_COMMUNES:
+        ids = manifest_ids(object_store, district_keys, commune)
+        assert ids == ["alert-2-hnj", "alert-2-vi", "bulletin-1"]
+        assert report.sequences[commune] == manifest_sequence(object_store, commune)
+        assert report.sequences[commune] > before[commune]
+
+
+def test_cancelling_withdraws_only_and_a_rerun_writes_nothing(
+    district: Publisher,
+    object_store: S3ObjectStore,
+    district_keys: DistrictKeys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cancel = publish_alert(district, [], withdraw=("alert-1-vi",))
+    puts = manifest_puts(object_store, monkeypatch)
+    again = publish_alert(district, [], withdraw=("alert-1-vi",))
+
+    assert sorted(cancel.written) == sorted(ALERT_COMMUNES)
+    for commune in ALERT_COMMUNES:
+        assert manifest_ids(object_store, district_keys, commune) == ["bulletin-1"]
+    assert again.written == [] and again.sequences == cancel.sequences and puts == []
+
+
+def test_a_replacement_run_again_writes_nothing(
+    district: Publisher,
+    object_store: S3ObjectStore,
+    start: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = publish_alert(district, [alert("alert-2-vi", start)], withdraw=("alert-1-vi",))
+    puts = manifest_puts(object_store, monkeypatch)
+    again = publish_alert(district, [alert("alert-2-vi", start)], withdraw=("alert-1-vi",))
+
+    assert sorted(again.unchanged) == sorted(ALERT_COMMUNES)
+    assert again.sequences == first.sequences and puts == []
+
+
+def test_withdrawing_an_item_that_is_not_there_writes_nothing(
+    district: Publisher,
+    object_store: S3ObjectStore,
+    district_keys: DistrictKeys,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    puts = manifest_puts(object_store, monkeypatch)
+    # Exact ids only: "alert-1" does not withdraw "alert-1-vi".
+    report = publish_alert(district, [], withdraw=("alert-9-vi", "alert-1"))
+
+    assert sorted(report.unchanged) == sorted(ALERT_COMMUNES) and puts == []
+    for commune in ALERT_COMMUNES:
+        assert manifest_ids(object_store, district_keys, commune) == ["alert-1-vi", "bulletin-1"]
+
+
+def manifest_sequence(store: S3ObjectStore, commune_id: str) -> int:
+    data = store.get_bytes(manifest_key(commune_id), max_bytes=1 << 20)
+    sequence: int = json.loads(data)["sequence"]
+    return sequence

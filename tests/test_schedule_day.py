@@ -19,13 +19,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from app._publishing import content_store
 from config import Settings
 from playout import DistrictKeys, S3ObjectStore, manifest_key, verify
 from playout.agent import CommuneAgent, FileSink
 from tests.cli import LOA, one_line_error, run_loa
+from tests.conftest import cli_env
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 TEXT_MORNING = "Ủy ban nhân dân xã thông báo lịch tiêm chủng mở rộng cho trẻ em dưới năm tuổi."
@@ -44,22 +44,6 @@ def _district(seaweed_settings: Settings, slots: dict[str, str]) -> Settings:
     data["tts"]["chains"]["vi"] = ["espeak"]  # no internet here: the offline voice
     data["agent"] = {**data["agent"], "poll_interval_s": 1.0, "heartbeat_interval_s": 5.0}
     return Settings(**data)
-
-
-def _cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    """A config file for `loa`, with the storage secrets passed in the environment."""
-    path = tmp_path / "loa.yaml"
-    data = settings.model_dump(mode="json", exclude={"storage"})
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    storage, secret = settings.storage, settings.storage.secret_key
-    return {
-        "LOA_CONFIG": str(path),
-        "LOA_STORAGE__ENDPOINT": str(storage.endpoint),
-        "LOA_STORAGE__REGION": storage.region,
-        "LOA_STORAGE__BUCKET": storage.bucket,
-        "LOA_STORAGE__ACCESS_KEY": storage.access_key,
-        "LOA_STORAGE__SECRET_KEY": secret.get_secret_value() if secret else "",
-    }
 
 
 def _approved(settings: Settings, title: str, text: str, recording: Path | None = None) -> int:
@@ -162,7 +146,7 @@ def test_a_district_day_runs_unattended(
     communes = settings.organisation.commune_ids()
     sinks = tmp_path / "sinks"
     stop, threads = _agents(settings, communes, sinks)
-    up = _Up(_cli_env(settings, tmp_path), tmp_path / "up.log")
+    up = _Up(cli_env(settings, tmp_path), tmp_path / "up.log")
     ups.append(up)
     try:
         up.wait_for("Bộ lập lịch đang chạy", 60)
@@ -190,7 +174,7 @@ def test_a_district_day_runs_unattended(
         assert {datetime.fromisoformat(play["scheduled"]) for play in firsts} <= {morning, evening}
 
     listed = json.loads(
-        run_loa("schedule", "list", "--json", env=_cli_env(settings, tmp_path)).stdout
+        run_loa("schedule", "list", "--json", env=cli_env(settings, tmp_path)).stdout
     )
     statuses = {record["slot"]: record["status"] for record in listed["recent"]}
     assert statuses == {"morning": "published", "evening": "published"}
@@ -262,7 +246,7 @@ def test_the_scheduler_killed_during_a_build_finishes_it_after_a_restart(
     for number in range(3):
         item_id = _approved(settings, f"Tin {number}", f"{TEXT_MORNING} Tin số {number}.")
         store.book(item_id, "morning", communes=None, first_day=day, actor="biên tập")
-    env = _cli_env(settings, tmp_path)
+    env = cli_env(settings, tmp_path)
 
     first = _Up(env, tmp_path / "up-1.log")
     ups.append(first)
@@ -284,7 +268,7 @@ def test_a_second_scheduler_on_the_same_database_exits_naming_the_first(
 ) -> None:
     later = datetime.now(UTC) + timedelta(hours=3)
     settings = _district(seaweed_settings, {"morning": _slot_phrase(later, 60)})
-    env = _cli_env(settings, tmp_path)
+    env = cli_env(settings, tmp_path)
     first = _Up(env, tmp_path / "up.log")
     ups.append(first)
     first.wait_for("Bộ lập lịch đang chạy", 60)
@@ -298,7 +282,7 @@ def test_schedule_add_with_repeats_prints_the_item_ids(
     seaweed_settings: Settings, tmp_path: Path
 ) -> None:
     settings = _district(seaweed_settings, {})
-    env = _cli_env(settings, tmp_path)
+    env = cli_env(settings, tmp_path)
     item_id = _approved(settings, "Họp dân", TEXT_EVENING)
     at = datetime.now(ZONE).replace(microsecond=0) + timedelta(hours=1)
     until = at + timedelta(hours=6)

@@ -56,7 +56,10 @@ def listening_ports(pid: int) -> set[int]:
     """The TCP ports process ``pid`` listens on (Linux /proc)."""
     inodes = set()
     for descriptor in Path(f"/proc/{pid}/fd").iterdir():
-        target = os.readlink(descriptor)
+        try:
+            target = os.readlink(descriptor)
+        except FileNotFoundError:  # closed since the listing: not a listening socket
+            continue
         if target.startswith("socket:["):
             inodes.add(target[8:-1])
     ports = set()

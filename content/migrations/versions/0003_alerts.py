@@ -117,6 +117,7 @@ def _create_alert_clips() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("alert_id", sa.Integer(), nullable=False),
         sa.Column("language", sa.String(length=3), nullable=False),
+        sa.Column("commune", sa.String(length=63), nullable=True),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),

@@ -1,0 +1,121 @@
+"""``loa alert status`` and ``loa alert list``: what became of the alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from app._cli_alert import JsonOption, alert_app
+from app._output import console, print_json
+from config import Settings
+
+if TYPE_CHECKING:
+    from app._alert_status import AlertStatusReport
+    from content import AlertView
+
+
+@alert_app.command("status")
+def status(
+    ctx: typer.Context,
+    alert_id: Annotated[int, typer.Argument(help="Số của cảnh báo.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Tình trạng cảnh báo ở từng xã: đã gửi, đã nhận, đang phát, đã phát, lỗi, mất liên
+    lạc. Mã thoát 1 khi còn xã chưa phát xong."""
+    from app._alert_status import alert_status
+
+    settings: Settings = ctx.obj.settings
+    report = alert_status(settings, alert_id)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print_status(report, settings)
+    if not report.all_played:
+        raise typer.Exit(1)
+
+
+@alert_app.command("list")
+def list_alerts(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Các cảnh báo, mới nhất trước."""
+    from app._alerts import alert_store
+
+    settings: Settings = ctx.obj.settings
+    alerts = alert_store(settings).alerts()
+    if as_json:
+        print_json([_summary(alert) for alert in alerts])
+        return
+    table = Table("Số", "Tiêu đề", "Cấp độ", "Loại", "Tình trạng", "Phát lúc", "Hết hạn")
+    zone = settings.organisation.district.zone
+    for alert in alerts:
+        table.add_row(
+            str(alert.id),
+            alert.title,
+            str(alert.level),
+            _status_vi(alert),
+            _state_vi(alert, datetime.now(zone)),
+            f"{alert.issued_at.astimezone(zone):%H:%M %d/%m/%Y}",
+            f"{alert.expires_at.astimezone(zone):%H:%M %d/%m/%Y}",
+        )
+    console.print(table)
+
+
+def _print_status(report: AlertStatusReport, settings: Settings) -> None:
+    from app._alert_status import STATE_VI
+
+    zone = settings.organisation.district.zone
+    alert = report.alert
+    console.print(
+        f"Cảnh báo {alert.id}: {alert.title} — {_state_vi(alert, report.at)}", markup=False
+    )
+    table = Table("Xã", "Tình trạng", "Đã phát", "Nhịp tim cuối", "Ghi chú")
+    for ack in report.acknowledgements:
+        played = ", ".join(
+            f"{item.item_id.rsplit('-', 1)[-1]} {item.played.started.astimezone(zone):%H:%M:%S}"
+            for item in ack.items
+            if item.played is not None and item.played.started is not None
+        )
+        heartbeat = (
+            "chưa có"
+            if ack.last_heartbeat_at is None
+            else f"{ack.last_heartbeat_at.astimezone(zone):%H:%M:%S}"
+        )
+        failure = ack.failure
+        note = ack.error or (failure.reason if failure is not None else "") or ""
+        table.add_row(ack.commune_id, STATE_VI[ack.state], played, heartbeat, note)
+    console.print(table)
+    done = sum(1 for ack in report.acknowledgements if ack.state.value == "played")
+    console.print(f"Đã phát xong ở {done}/{len(report.acknowledgements)} xã.", markup=False)
+
+
+def _summary(alert: AlertView) -> dict[str, object]:
+    return {
+        "id": alert.id,
+        "identifier": alert.identifier,
+        "title": alert.title,
+        "hazard": alert.hazard.value,
+        "level": alert.level,
+        "status": alert.status.value,
+        "state": alert.state.value,
+        "communes": None if alert.communes is None else list(alert.communes),
+        "languages": list(alert.languages),
+        "issued_at": alert.issued_at.isoformat(),
+        "expires_at": alert.expires_at.isoformat(),
+        "supersedes": alert.supersedes_id,
+    }
+
+
+def _status_vi(alert: AlertView) -> str:
+    from app._alert_words import STATUS_VI
+
+    return STATUS_VI[alert.status]
+
+
+def _state_vi(alert: AlertView, now: datetime) -> str:
+    from app._alert_words import STATE_VI
+
+    if alert.is_live(now) or alert.state.value != "issued":
+        return STATE_VI[alert.state]
+    return "đã hết hiệu lực"
