@@ -99,7 +99,7 @@ def send(
         repeat_every_s=_repeat_every(repeat_every, settings),
         texts=texts,
         recordings=recordings,
-        phrasebank_languages=_codes(phrasebank),
+        phrasebank_languages=codes(phrasebank),
     )
     _issue(settings, draft, by, as_json)
 
@@ -133,7 +133,7 @@ def update(
     texts, recordings = _languages(text_file, text, recording)
     if texts or recordings or phrasebank is not None:
         draft = replace(
-            draft, texts=texts, recordings=recordings, phrasebank_languages=_codes(phrasebank)
+            draft, texts=texts, recordings=recordings, phrasebank_languages=codes(phrasebank)
         )
     checked_hazard = old.hazard if hazard is None else _choice("--hazard", hazard, Hazard)
     new_level = old.level if level is None else level
@@ -163,8 +163,8 @@ def cancel(
     from app._alerts import cancel_alert
 
     settings: Settings = ctx.obj.settings
-    with _progress(as_json) as progress:
-        outcome = cancel_alert(settings, alert_id, actor=by, reason=reason, progress=progress)
+    with progress(as_json) as report:
+        outcome = cancel_alert(settings, alert_id, actor=by, reason=reason, progress=report)
     _report(outcome, as_json, f"Đã huỷ cảnh báo {alert_id} tại {len(outcome.communes)} xã.")
 
 
@@ -180,10 +180,8 @@ def resend(
     settings: Settings = ctx.obj.settings
     store = alert_store(settings)
     alert = store.alert(alert_id)
-    with _progress(as_json) as progress:
-        outcome = publish_alert(
-            settings, store, alert, predecessor(store, alert), progress=progress
-        )
+    with progress(as_json) as report:
+        outcome = publish_alert(settings, store, alert, predecessor(store, alert), progress=report)
     _report(outcome, as_json, f"Đã ghi lại cảnh báo {alert_id} cho {len(outcome.communes)} xã.")
 
 
@@ -193,8 +191,8 @@ def resend(
 def _issue(settings: Settings, draft: AlertDraft, by: str, as_json: bool) -> None:
     from app._alerts import send_alert
 
-    with _progress(as_json) as progress:
-        outcome = send_alert(settings, draft, actor=by, progress=progress)
+    with progress(as_json) as report:
+        outcome = send_alert(settings, draft, actor=by, progress=report)
     if outcome.published_at is None:
         message = f"Đã lưu bản nháp cảnh báo {outcome.alert.id}: không gửi tới xã nào."
     else:
@@ -214,7 +212,7 @@ def _report(outcome: AlertOutcome, as_json: bool, message: str) -> None:
 
 
 @contextmanager
-def _progress(as_json: bool) -> Iterator[Progress]:
+def progress(as_json: bool) -> Iterator[Progress]:
     """A bar per stage (rendering, then publishing) on stderr, unless ``--json``."""
     with ExitStack() as bars:
         current: list[str] = []
@@ -268,7 +266,7 @@ def _language_file(option: str, spec: str) -> tuple[str, Path]:
     return language, Path(path)
 
 
-def _codes(spec: str | None) -> tuple[str, ...]:
+def codes(spec: str | None) -> tuple[str, ...]:
     if spec is None:
         return ()
     return tuple(part.strip() for part in spec.split(",") if part.strip())

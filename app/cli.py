@@ -12,6 +12,7 @@ import typer
 from app import (
     _cli_agent,
     _cli_alert,
+    _cli_alert_cap,  # noqa: F401 - adds `alert import` and `alert export`
     _cli_alert_status,  # noqa: F401 - adds `alert status` and `alert list`
     _cli_audio,
     _cli_content,

@@ -13,6 +13,8 @@ run, so a tone file can be cached or hashed like any other clip.
 
 from __future__ import annotations
 
+import os
+import threading
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -143,7 +145,8 @@ def _at_loudness(signal: Signal, rate: int, lufs: float) -> Signal:
 
 def _write_wav(path: Path, signal: Signal, rate: int) -> Path:
     pcm = np.round(np.clip(signal, -1.0, 1.0) * _PCM_FULL_SCALE).astype("<i2")
-    partial = path.with_name(f".{path.name}.part")
+    # A name of its own: two alerts rendered at once write the same tone side by side.
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.part")
     with wave.open(str(partial), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
