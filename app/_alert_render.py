@@ -11,6 +11,7 @@ once). Every voice ends with the issue time, so each replay restates it (Decisio
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -76,16 +77,21 @@ class RenderedVoice:
 Progress = Callable[[int, int], None]
 
 
-def plan_voices(script: AlertScript, targets: Sequence[Commune]) -> list[AlertVoice]:
+def plan_voices(
+    script: AlertScript, targets: Sequence[Commune], *, every_language: bool = True
+) -> list[AlertVoice]:
     """The clips the targets need. ``UserInputError`` naming the commune and language when
-    the alert has nothing to say in a language a target commune needs."""
+    the alert has nothing to say in a language a target commune needs (with
+    ``every_language`` off, only when it has nothing to say in any of them)."""
     voices: dict[AlertVoice, None] = {}
     missing: list[str] = []
     for commune in targets:
+        said = [language for language in commune.languages if script.source(language)]
         for language in commune.languages:
             source = script.source(language)
             if source is None:
-                missing.append(f"{commune_label(commune)} cần {language_label(language)}")
+                if every_language or not said:
+                    missing.append(f"{commune_label(commune)} cần {language_label(language)}")
                 continue
             per_commune = commune.id if source == "phrasebank" else None
             voices[AlertVoice(language, source, per_commune)] = None
@@ -125,8 +131,11 @@ class _Renderer:
     def __init__(self, settings: Settings, script: AlertScript) -> None:
         self._settings = settings
         self._script = script
-        self._tts = text_to_speech(settings)
+        self._tts = text_to_speech(_single_attempt(settings))
         self._neural = ThreadPoolExecutor(2, thread_name_prefix="alert-edge")
+        # Once edge-tts has failed or been too slow, the alert's other texts skip it.
+        self._neural_usable = threading.Event()
+        self._neural_usable.set()
 
     def close(self) -> None:
         # A late edge-tts answer is not waited for: its own timeout ends it.
@@ -134,12 +143,14 @@ class _Renderer:
 
     def render(self, voice: AlertVoice) -> Clip:
         alerts = self._settings.alerts
-        parts: list[Path] = []
-        if self._script.is_testing:
-            parts.append(self._vietnamese(TEST_NOTICE_VI[self._script.status]).speech.path)
-        message = self._message(voice)
-        parts.append(message.speech.path)
-        parts.append(self._issue_time(voice.language))
+        if voice.language == "vi" and voice.source == "text":
+            # One request: one wait for edge-tts at most, and one voice throughout.
+            message = self._vietnamese(self._vietnamese_script())
+            parts = [message.speech.path]
+        else:
+            parts = [self._vietnamese(self._notice()).speech.path] if self._notice() else []
+            message = self._message(voice)
+            parts += [message.speech.path, self._issue_time(voice.language)]
         clip = render_alert(
             parts,
             profile=self._settings.audio.profile(),
@@ -153,6 +164,17 @@ class _Renderer:
         )
         log.info("alert voice %s/%s: %s", voice.language, voice.commune or "*", clip.sha256[:12])
         return clip
+
+    def _notice(self) -> str:
+        return TEST_NOTICE_VI.get(self._script.status, "") if self._script.is_testing else ""
+
+    def _issue_sentence(self) -> str:
+        issued = self._script.issued_at
+        return ISSUE_TIME_VI.format(time=f"{issued:%H:%M}", date=f"{issued:%d/%m/%Y}")
+
+    def _vietnamese_script(self) -> str:
+        parts = [self._notice(), self._script.texts["vi"], self._issue_sentence()]
+        return "\n\n".join(part for part in parts if part)
 
     def _message(self, voice: AlertVoice) -> Synthesis:
         language = voice.language
@@ -173,7 +195,7 @@ class _Renderer:
         wait_s = self._settings.alerts.neural_wait_s
         started = time.monotonic()
         neural: Future[Synthesis] | None = None
-        if "edge" in chain and wait_s > 0:
+        if "edge" in chain and wait_s > 0 and self._neural_usable.is_set():
             neural = self._neural.submit(self._tts.speak, SpeechRequest("vi", text), engine="edge")
         fallback = self._tts.speak(SpeechRequest("vi", text), engine=offline)
         if neural is None:
@@ -185,6 +207,7 @@ class _Renderer:
             log.info("edge-tts did not answer within %.1f s: %s is used", wait_s, offline)
         except Exception as failure:  # offline, refused: the offline voice is the answer
             log.info("edge-tts failed (%s): %s is used", failure, offline)
+        self._neural_usable.clear()
         return fallback
 
     def _phrasebank(self, language: str, utterance: Utterance) -> Synthesis:
@@ -218,12 +241,19 @@ class _Renderer:
             moment = _bank_time(issued)
             slots = {"time": f"{moment:%H:%M}", "date": moment.date().isoformat()}
             return self._phrasebank(language, Utterance("issued", slots)).speech.path
-        sentence = ISSUE_TIME_VI.format(time=f"{issued:%H:%M}", date=f"{issued:%d/%m/%Y}")
-        return self._vietnamese(sentence).speech.path
+        return self._vietnamese(self._issue_sentence()).speech.path
 
     def _has_bank(self, language: str) -> bool:
         engine = self._tts.engine("phrasebank")
         return language in engine.languages()  # type: ignore[attr-defined]
+
+
+def _single_attempt(settings: Settings) -> Settings:
+    """``settings`` with edge-tts asked once per text: a refused or unresolvable service
+    then fails at once instead of after backoff, and the offline voice goes out."""
+    edge = settings.tts.edge.model_copy(update={"max_attempts": 1})
+    tts = settings.tts.model_copy(update={"edge": edge})
+    return settings.model_copy(update={"tts": tts})
 
 
 def _bank_time(moment: datetime) -> datetime:

@@ -93,3 +93,10 @@ def alert_title(hazard: Hazard, level: int, status: AlertStatus) -> str:
     if status is AlertStatus.EXERCISE:
         return f"[DIỄN TẬP] {title}"
     return title
+
+
+# The routine audible test's message (the test notice is said before it).
+TEST_TEXT_VI: Final = (
+    "Bản tin thử nghiệm định kỳ của hệ thống truyền thanh cảnh báo thiên tai huyện "
+    "{district}. Bà con không cần làm gì. Xin cảm ơn bà con."
+)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from app._alert_render import AlertScript, AlertVoice, plan_voices, render_voices
-from app._publishing import GAP_BETWEEN_LANGUAGES, publisher
+from app._publishing import publisher
 from config import Commune, Settings, UserInputError
 from content import (
     AlertClipView,
@@ -100,14 +100,17 @@ def send_alert(
     *,
     actor: str,
     progress: Progress | None = None,
+    every_language: bool = True,
 ) -> AlertOutcome:
-    """Check, render, store and publish ``draft`` (see the module's docstring)."""
+    """Check, render, store and publish ``draft`` (see the module's docstring). With
+    ``every_language`` off (the routine audible test), a commune gets the languages the
+    alert has, as long as it has one of the commune's."""
     store = alert_store(settings)
     targets = alert_targets(settings, draft.communes)
     store.check_draft(draft)
     previous = _open_alert(store, draft.supersedes)
     script = _script(settings, draft)
-    voices = plan_voices(script, targets)
+    voices = plan_voices(script, targets, every_language=every_language)
     if AlertStatus(draft.status) is AlertStatus.DRAFT:
         return AlertOutcome(store.issue_alert(draft, actor=actor))
     rendered = render_voices(settings, script, voices, progress=_stage(progress, "render"))
@@ -254,15 +257,23 @@ def _commune_items(
     clips: Mapping[ClipKey, AlertClipView],
     now: datetime,
 ) -> list[ManifestItem]:
-    """The alert in each of the commune's languages, one after another from ``now``."""
+    """The alert in each of the commune's languages, all playable from ``now``.
+
+    Emergencies play newest ``start`` first (DESIGN.md §5), so the commune's first language
+    starts a millisecond after its second, and so on: they play one after another in the
+    commune's order, however long each is and however late the agent sees them."""
     window = timedelta(minutes=settings.alerts.play_window_minutes)
     testing = alert.status in (AlertStatus.TEST, AlertStatus.EXERCISE)
     items = []
-    start = now
-    for language in commune.languages:
+    languages = [
+        language
+        for language in commune.languages
+        # Checked before rendering: only a routine test leaves a language out.
+        if (language, commune.id) in clips or (language, None) in clips
+    ]
+    for index, language in enumerate(languages):
         key = (language, commune.id) if (language, commune.id) in clips else (language, None)
-        if key not in clips:
-            raise UserInputError(f"alert {alert.id} has no audio in {language!r} for {commune.id}")
+        start = now + timedelta(milliseconds=len(languages) - 1 - index)
         ref = _ref(clips[key])
         not_after = min(start + window, alert.expires_at)
         items.append(
@@ -279,7 +290,6 @@ def _commune_items(
                 audio=ref,
             )
         )
-        start += timedelta(milliseconds=ref.duration_ms) + GAP_BETWEEN_LANGUAGES
     return items
 
 

@@ -91,7 +91,7 @@ def send(
         hazard=checked_hazard,
         level=level,
         status=checked_status,
-        communes=_communes(communes if communes is not None else "all"),
+        communes=communes_spec(communes if communes is not None else "all"),
         issued_at=now,
         expires_at=_expiry(expires, now, settings),
         identifier=_identifier(settings),
@@ -142,7 +142,7 @@ def update(
         hazard=checked_hazard,
         level=new_level,
         title=title or _title(checked_hazard, new_level, old.status),
-        communes=draft.communes if communes is None else _communes(communes),
+        communes=draft.communes if communes is None else communes_spec(communes),
         expires_at=draft.expires_at if expires is None else _expiry(expires, now, settings),
         repeat_every_s=(
             draft.repeat_every_s if repeat_every is None else _repeat_every(repeat_every, settings)
@@ -272,7 +272,7 @@ def codes(spec: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in spec.split(",") if part.strip())
 
 
-def _communes(spec: str) -> tuple[str, ...] | None:
+def communes_spec(spec: str) -> tuple[str, ...] | None:
     if spec.strip() == "all":
         return None
     return tuple(part.strip() for part in spec.split(",") if part.strip())

@@ -13,6 +13,7 @@ from app._output import console, print_json
 from config import Settings
 
 if TYPE_CHECKING:
+    from app._alert_checks import CheckReport
     from app._alert_status import AlertStatusReport
     from content import AlertView
 
@@ -119,3 +120,55 @@ def _state_vi(alert: AlertView, now: datetime) -> str:
     if alert.is_live(now) or alert.state.value != "issued":
         return STATE_VI[alert.state]
     return "đã hết hiệu lực"
+
+
+@alert_app.command("check")
+def check(
+    ctx: typer.Context,
+    communes: Annotated[
+        str, typer.Option(help="Mã xã, cách nhau dấu phẩy, hoặc all (toàn huyện).")
+    ] = "all",
+    audible: Annotated[
+        bool, typer.Option("--audible", help="Phát một bản tin thử nghiệm có tiếng (mọi xã).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Kiểm tra định kỳ đường cảnh báo: không tiếng (loa của xã còn liên lạc, lịch phát
+    mới đi và về) hoặc có tiếng (phát bản tin thử nghiệm). Mã thoát 1 khi có xã không đạt."""
+    from app._alert_checks import audible_check, silent_check
+    from app._cli_alert import communes_spec
+
+    settings: Settings = ctx.obj.settings
+    targets = communes_spec(communes)
+    report = audible_check(settings) if audible else silent_check(settings, targets)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print_check(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def print_check_summary(report: CheckReport) -> None:
+    """One line for `loa up`'s console when a routine check ends."""
+    kind = "có tiếng" if report.check == "audible" else "không tiếng"
+    failed = ", ".join(one.commune for one in report.failed) or "không có"
+    console.print(
+        f"Kiểm tra {kind} '{report.name}': {len(report.communes) - len(report.failed)}/"
+        f"{len(report.communes)} xã đạt; không đạt: {failed}",
+        markup=False,
+    )
+
+
+def _print_check(report: CheckReport) -> None:
+    table = Table("Xã", "Kết quả", "Khứ hồi (s)", "Nhịp tim cuối", "Lý do")
+    for one in report.communes:
+        table.add_row(
+            one.commune,
+            "đạt" if one.passed else "KHÔNG ĐẠT",
+            "" if one.round_trip_s is None else f"{one.round_trip_s:.1f}",
+            one.last_heartbeat_at or "chưa có",
+            one.problem or "",
+        )
+    console.print(table)
+    print_check_summary(report)

@@ -26,10 +26,18 @@ STATUS_WORDS = {
 
 
 def district_scheduler(settings: Settings) -> DistrictScheduler:
+    """The district's scheduler: slot bulletins, and the routine alert checks."""
+    from app._alert_checks import routines
     from app._bulletins import build_slot
+    from app._cli_alert_status import print_check_summary
     from playout.scheduler import DistrictScheduler
 
-    return DistrictScheduler(settings, partial(build_slot, settings), on_result=None)
+    return DistrictScheduler(
+        settings,
+        partial(build_slot, settings),
+        on_result=None,
+        routines=routines(settings, print_check_summary),
+    )
 
 
 def local_time(moment: datetime, settings: Settings) -> str:

@@ -171,10 +171,13 @@ class Publisher:
         *,
         progress: Progress | None = None,
         withdraw: Collection[str] = (),
+        refresh: bool = False,
     ) -> PublishReport:
         """Add the items to each commune's manifest (their audio must be uploaded), and
         remove from it the items whose ids are in ``withdraw``, in one PUT per commune.
-        A commune listed with no items only has the withdrawn ones removed.
+        A commune listed with no items only has the withdrawn ones removed. ``refresh``
+        writes every manifest with a new sequence even when nothing changes (the silent
+        round-trip check of the alert path).
 
         Communes are written ``parallel`` at a time. One commune's failure does not stop
         the others; those that failed are tried once more at the end, and if any still
@@ -184,7 +187,7 @@ class Publisher:
         for commune_id in items_by_commune:
             check_commune_id(commune_id)
         pending = dict(items_by_commune)
-        run = _Run(len(pending), progress, _withdrawn_ids(withdraw))
+        run = _Run(len(pending), progress, _withdrawn_ids(withdraw), refresh=refresh)
         self._publish_all(pending, report, run)
         retry = {commune: pending[commune] for commune in report.failed}
         if retry and not run.unavailable.is_set():
@@ -216,7 +219,7 @@ class Publisher:
         if run.unavailable.is_set():
             raise StorageUnavailable(f"not tried: {run.unavailable_reason}")
         try:
-            return self.publish_commune(commune_id, items, run.withdraw)
+            return self.publish_commune(commune_id, items, run.withdraw, refresh=run.refresh)
         except StorageUnavailable as error:
             run.give_up(str(error))
             raise
@@ -226,6 +229,8 @@ class Publisher:
         commune_id: str,
         new_items: Sequence[ManifestItem],
         withdraw: Collection[str] = (),
+        *,
+        refresh: bool = False,
     ) -> tuple[CommuneOutcome, int]:
         """Merge the items into one commune's manifest and drop those whose ids are in
         ``withdraw`` (exact ids; a new item with a withdrawn id stays, as the
@@ -236,7 +241,7 @@ class Publisher:
         now = self._clock()
         current = self._current_manifest(commune_id)
         items = _merge(current.items if current else [], new_items, now, _withdrawn_ids(withdraw))
-        if current is not None and self._still_fresh(current, items, now):
+        if current is not None and not refresh and self._still_fresh(current, items, now):
             return CommuneOutcome.UNCHANGED, current.sequence
         manifest = Manifest(
             district=self._district_id,
@@ -288,9 +293,15 @@ class _Run:
     """Progress, the shared "the store is down" flag and the withdrawn ids of one publish."""
 
     def __init__(
-        self, total: int, progress: Progress | None, withdraw: frozenset[str] = frozenset()
+        self,
+        total: int,
+        progress: Progress | None,
+        withdraw: frozenset[str] = frozenset(),
+        *,
+        refresh: bool = False,
     ) -> None:
         self.withdraw = withdraw
+        self.refresh = refresh
         self._total = total
         self._done = 0
         self._progress = progress

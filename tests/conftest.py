@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -158,6 +160,19 @@ def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture
+def alert_district(seaweed_settings: Settings, demo_root: Path) -> Settings:
+    """The example district on the session's SeaweedFS with its signing key, Vietnamese
+    spoken offline (no internet here) and the demo phrase bank for hni, lhu and blt."""
+    from playout import DistrictKeys
+
+    DistrictKeys(seaweed_settings.key_dir).init()
+    data = seaweed_settings.model_dump()
+    data["tts"]["chains"]["vi"] = ["espeak"]
+    data["tts"]["phrasebank"] = {"dir": demo_root}
+    return Settings(**data)
+
+
 def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     """A config file for `loa`, with the storage secrets passed in the environment."""
     path = tmp_path / "loa.yaml"
@@ -172,6 +187,37 @@ def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
         "LOA_STORAGE__ACCESS_KEY": storage.access_key,
         "LOA_STORAGE__SECRET_KEY": secret.get_secret_value() if secret else "",
     }
+
+
+def run_agents(
+    settings: Settings, communes: list[str], sinks: Path
+) -> tuple[threading.Event, list[threading.Thread]]:
+    """A real agent per commune, each in a thread with a ``file:`` sink ``sinks/<id>``;
+    set the event to stop them all."""
+    from playout import CommuneAgent, FileSink, S3ObjectStore
+
+    stop = threading.Event()
+    threads = []
+    zone = settings.organisation.district.zone
+    for commune_id in communes:
+        agent = CommuneAgent(
+            settings,
+            commune_id,
+            S3ObjectStore.from_settings(settings),
+            FileSink(sinks / commune_id, zone=zone),
+        )
+        thread = threading.Thread(target=agent.run, kwargs={"stop_event": stop}, daemon=True)
+        thread.start()
+        threads.append(thread)
+    return stop, threads
+
+
+def sink_plays(sinks: Path, commune_id: str) -> list[dict[str, Any]]:
+    """The ``plays.jsonl`` lines of a commune's ``file:`` sink under ``sinks``."""
+    path = sinks / commune_id / "plays.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 # --- Commune agents: the district key they pin, and a link that is down ------------------

@@ -38,14 +38,8 @@ COMMUNES = ("bum-nua", "thu-lum")  # both speak vi and hni
 
 
 @pytest.fixture
-def district(seaweed_settings: Settings, demo_root: Path) -> Settings:
-    from playout import DistrictKeys
-
-    DistrictKeys(seaweed_settings.key_dir).init()
-    data = seaweed_settings.model_dump()
-    data["tts"]["chains"]["vi"] = ["espeak"]
-    data["tts"]["phrasebank"] = {"dir": demo_root}
-    return Settings(**data)
+def district(alert_district: Settings) -> Settings:
+    return alert_district
 
 
 def _recording(path: Path) -> Path:

@@ -4,6 +4,7 @@ ffmpeg; the loudness of every clip is measured by ffmpeg's ebur128 filter."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from playout import (
     DistrictKeys,
     ItemKind,
     Manifest,
+    ManifestItem,
     ObjectNotFound,
     Priority,
     S3ObjectStore,
@@ -25,7 +27,7 @@ from playout import (
     verify,
 )
 from tests.cli import one_line_error, run_loa
-from tests.conftest import cli_env
+from tests.conftest import cli_env, free_port_block
 from tests.edge_service import EdgeService
 from tests.meter import decode, integrated_lufs, true_peak_dbtp
 
@@ -35,12 +37,8 @@ FLOOD_VI = (
 
 
 @pytest.fixture
-def district(seaweed_settings: Settings, demo_root: Path) -> Settings:
-    DistrictKeys(seaweed_settings.key_dir).init()
-    data = seaweed_settings.model_dump()
-    data["tts"]["chains"]["vi"] = ["espeak"]  # no internet here: the offline voice
-    data["tts"]["phrasebank"] = {"dir": demo_root}
-    return Settings(**data)
+def district(alert_district: Settings) -> Settings:
+    return alert_district
 
 
 def _draft(settings: Settings, **changes: Any) -> AlertDraft:
@@ -74,7 +72,7 @@ def test_an_alert_reaches_every_target_in_each_of_its_languages(district: Settin
     sent = send_alert(district, _draft(district), actor="chủ tịch UBND huyện")
     assert sorted(sent.communes) == ["mu-ca", "pa-u", "ta-tong"]
     assert sent.languages == ["hni", "lhu", "vi"]
-    by_commune = {c: _manifest(district, c).items for c in sent.communes}
+    by_commune = {c: _in_play_order(_manifest(district, c).items) for c in sent.communes}
     assert [(i.language, i.kind, i.priority) for i in by_commune["ta-tong"]] == [
         ("vi", ItemKind.ALERT, Priority.EMERGENCY),
         ("lhu", ItemKind.ALERT, Priority.EMERGENCY),
@@ -84,7 +82,8 @@ def test_an_alert_reaches_every_target_in_each_of_its_languages(district: Settin
     assert vi.id == f"alert-{sent.alert.id}-vi"
     assert vi.repeat is not None and vi.repeat.every_s == 7200
     assert vi.repeat.until + (vi.not_after - vi.start) <= sent.alert.expires_at
-    assert lhu.start >= vi.start + timedelta(milliseconds=vi.audio.duration_ms)
+    # Both playable at once; newest first (DESIGN.md §5) puts Vietnamese first.
+    assert vi.start - lhu.start == timedelta(milliseconds=1)
     # Vietnamese is one clip for all; the phrase bank says each commune's own name.
     assert by_commune["pa-u"][0].audio == vi.audio
     assert by_commune["pa-u"][1].audio.sha256 != lhu.audio.sha256
@@ -98,12 +97,18 @@ def test_an_alert_reaches_every_target_in_each_of_its_languages(district: Settin
     }
 
 
+def _in_play_order(items: list[ManifestItem]) -> list[ManifestItem]:
+    """Emergencies play newest start first (DESIGN.md §5)."""
+    return sorted(items, key=lambda item: item.start, reverse=True)
+
+
 def _alert_items(settings: Settings, commune: str) -> list[str]:
+    """The ids of the commune's alert items, in the order they play."""
     try:
         manifest = _manifest(settings, commune)
     except ObjectNotFound:
         return []
-    return [item.id for item in manifest.items if item.id.startswith("alert-")]
+    return [item.id for item in _in_play_order(manifest.items) if item.id.startswith("alert-")]
 
 
 def test_an_update_replaces_the_alert_everywhere_and_a_cancel_removes_it(
@@ -182,6 +187,18 @@ def test_the_neural_voice_is_used_only_when_it_answers_in_time(
     assert clips[("vi", None)].engine == engine
     # A stalled service costs the wait (3 s per Vietnamese part said), never its own timeout.
     assert elapsed < 3 * settings.alerts.neural_wait_s + 10
+
+
+def test_with_the_network_off_the_alert_does_not_wait_for_edge_tts(
+    district: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = free_port_block(1)  # nothing listens there: the service is unreachable
+    settings = _edge_settings(district, f"ws://127.0.0.1:{closed}/edge")
+    with caplog.at_level(logging.INFO, logger="app._alert_render"):
+        sent = send_alert(settings, _draft(settings, communes=("bum-nua",)), actor="a")
+    assert sent.alert.latest_clips()[("vi", None)].engine == "espeak"
+    assert "edge-tts failed" in caplog.text
+    assert "did not answer within" not in caplog.text  # refused at once, not waited for
 
 
 def test_loa_alert_send_prints_its_json_once_published(district: Settings, tmp_path: Path) -> None:

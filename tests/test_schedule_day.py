@@ -10,12 +10,10 @@ import os
 import signal
 import sqlite3
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,9 +21,8 @@ import pytest
 from app._publishing import content_store
 from config import Settings
 from playout import DistrictKeys, S3ObjectStore, manifest_key, verify
-from playout.agent import CommuneAgent, FileSink
 from tests.cli import LOA, one_line_error, run_loa
-from tests.conftest import cli_env
+from tests.conftest import cli_env, run_agents, sink_plays
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 TEXT_MORNING = "Ủy ban nhân dân xã thông báo lịch tiêm chủng mở rộng cho trẻ em dưới năm tuổi."
@@ -99,31 +96,6 @@ def ups() -> Iterator[list[_Up]]:
         up.stop(signal.SIGKILL)
 
 
-def _agents(
-    settings: Settings, communes: list[str], sinks: Path
-) -> tuple[threading.Event, list[threading.Thread]]:
-    stop = threading.Event()
-    threads = []
-    for commune_id in communes:
-        agent = CommuneAgent(
-            settings,
-            commune_id,
-            S3ObjectStore.from_settings(settings),
-            FileSink(sinks / commune_id, zone=ZONE),
-        )
-        thread = threading.Thread(target=agent.run, kwargs={"stop_event": stop}, daemon=True)
-        thread.start()
-        threads.append(thread)
-    return stop, threads
-
-
-def _plays(sinks: Path, commune_id: str) -> list[dict[str, Any]]:
-    path = sinks / commune_id / "plays.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 def test_a_district_day_runs_unattended(
     seaweed_settings: Settings, tmp_path: Path, ups: list[_Up]
 ) -> None:
@@ -145,13 +117,13 @@ def test_a_district_day_runs_unattended(
         store.book(item_id, slot, communes=communes_booked, first_day=day, actor="biên tập")
     communes = settings.organisation.commune_ids()
     sinks = tmp_path / "sinks"
-    stop, threads = _agents(settings, communes, sinks)
+    stop, threads = run_agents(settings, communes, sinks)
     up = _Up(cli_env(settings, tmp_path), tmp_path / "up.log")
     ups.append(up)
     try:
         up.wait_for("Bộ lập lịch đang chạy", 60)
         deadline = time.monotonic() + (evening - datetime.now(UTC)).total_seconds() + 40
-        expected = _expected_plays(settings, {"morning": morning, "evening": evening})
+        expected = _expectedsink_plays(settings, {"morning": morning, "evening": evening})
         while time.monotonic() < deadline and not _all_played(sinks, expected):
             time.sleep(0.5)
     finally:
@@ -163,7 +135,7 @@ def test_a_district_day_runs_unattended(
     assert "Đã dừng các dịch vụ của huyện." in log
 
     for commune_id, wanted in expected.items():
-        plays = _plays(sinks, commune_id)
+        plays = sink_plays(sinks, commune_id)
         assert sorted(play["item_id"] for play in plays) == sorted(wanted), commune_id
         for play in plays:
             late = datetime.fromisoformat(play["started"]) - datetime.fromisoformat(
@@ -180,7 +152,7 @@ def test_a_district_day_runs_unattended(
     assert statuses == {"morning": "published", "evening": "published"}
 
 
-def _expected_plays(settings: Settings, starts: dict[str, datetime]) -> dict[str, list[str]]:
+def _expectedsink_plays(settings: Settings, starts: dict[str, datetime]) -> dict[str, list[str]]:
     """Every commune: the morning bulletin in Vietnamese, and in Thái where it speaks it;
     the evening one in Vietnamese where it was booked."""
     languages = {"morning": ["vi", "blt"], "evening": ["vi"]}
@@ -199,7 +171,7 @@ def _expected_plays(settings: Settings, starts: dict[str, datetime]) -> dict[str
 
 def _all_played(sinks: Path, expected: dict[str, list[str]]) -> bool:
     return all(
-        len(_plays(sinks, commune_id)) >= len(wanted) for commune_id, wanted in expected.items()
+        len(sink_plays(sinks, commune_id)) >= len(wanted) for commune_id, wanted in expected.items()
     )
 
 

@@ -26,11 +26,13 @@ from playout.scheduler import (
     BuildResult,
     BuildStatus,
     DistrictScheduler,
+    Routine,
     SchedulerLock,
     SchedulerLocked,
     SlotRun,
     database_engine,
     slot_groups,
+    week_of_month,
 )
 from playout.scheduler._scheduler import GuardedScheduler
 from playout.scheduler._tables import slot_builds
@@ -352,3 +354,33 @@ def test_run_now_builds_again_but_a_fired_job_does_not(make_settings: SettingsFa
     assert again.status is BuildStatus.PUBLISHED and again.attempts == 1
     (forced,) = scheduler.run_now("bulletin")
     assert forced.attempts == 2 and len(builds.runs) == 2
+
+
+def test_a_routine_check_fires_at_its_time_in_its_weeks_only(
+    make_settings: SettingsFactory, running: list[DistrictScheduler]
+) -> None:
+    fire_at = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+    local = fire_at.astimezone(ZONE)
+    fired, out_of_week = threading.Event(), threading.Event()
+    this_week = week_of_month(local.date())
+    other_week = {1: 2}.get(this_week, 1)
+    spec = SlotSpec(at=local.time(), days=frozenset({local.weekday()}))
+    routines = (
+        Routine("weekly-check", spec, fired.set),
+        Routine("monthly-test", spec, out_of_week.set, frozenset({other_week})),
+    )
+    settings = make_settings(schedule=_slot_at(datetime.now(UTC) + timedelta(hours=3)))
+    scheduler = DistrictScheduler(settings, Builds(), routines=routines)
+    scheduler.start()
+    running.append(scheduler)
+    assert [name for name, _ in scheduler.next_routines()] == ["weekly-check", "monthly-test"]
+    assert fired.wait(10)
+    assert abs((datetime.now(UTC) - fire_at).total_seconds()) < 1.5
+    time.sleep(0.5)  # the other routine has fired by now, and found it is not its week
+    assert not out_of_week.is_set()
+
+
+def test_weeks_of_the_month() -> None:
+    assert [week_of_month(date(2026, 11, day)) for day in (1, 7, 8, 14, 15, 29, 30)] == [
+        1, 1, 2, 2, 3, 5, 5,
+    ]  # fmt: skip

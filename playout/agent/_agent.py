@@ -2,20 +2,20 @@
 
 Two threads share the work. The playout thread (the one that calls ``run``) decides and
 plays from local data only, so a slow or dead link never makes the loudspeakers late.
-The link thread syncs the manifest and its audio, uploads heartbeats and receipts, and
-stops a playback that a new manifest withdraws."""
+The link thread syncs the manifest and its audio, uploads heartbeats and receipts, stops
+a playback that a new manifest withdraws, and cuts into one for a due emergency."""
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
+from functools import partial
 from pathlib import Path
 
 from config import Commune, Settings
@@ -25,13 +25,23 @@ from playout._layout import heartbeat_key
 from playout._manifest import AudioRef, Manifest, ManifestItem
 from playout._objectstore import ObjectStore
 from playout.agent._cache import AudioCache, AudioIntegrityError, CacheWriteError
+from playout.agent._cadence import Poll, PollCadence
 from playout.agent._clock import Clock, local_iso, utc_now, wait_until
 from playout.agent._heartbeat import CacheHealth, Heartbeat
 from playout.agent._outbox import Outbox
 from playout.agent._playback import Interruption, Playback
+from playout.agent._preempt import preemption_reason, preemptor, urgent_audio
 from playout.agent._problems import Problem, ProblemLog
 from playout.agent._receipt import AsRunReceipt
-from playout.agent._schedule import LOOKBACK, Decision, Occurrence, decide, occurrences, play_order
+from playout.agent._schedule import (
+    LOOKBACK,
+    Decision,
+    Occurrence,
+    decide,
+    is_emergency,
+    occurrences,
+    play_order,
+)
 from playout.agent._sink import Outcome, PlayResult, Sink
 from playout.agent._state import LocalState
 from playout.agent._status import STATUS_FILE, agent_directory, registered_commune
@@ -42,8 +52,7 @@ from playout.agent._trust import pinned_keys
 
 log = logging.getLogger(__name__)
 
-_POLL_JITTER = 0.1
-_LINK_TICK_S = 0.25  # how soon the link notices a stop request
+_LINK_TICK_S = 0.25  # how soon the link notices a stop request or a due emergency
 _FIRST_SYNC_WAIT_S = 5.0  # playout waits this long for storage's clock at most
 _RECOVER_S = 1.0  # pause after an unexpected error in the playout thread
 _MAX_REFUSALS = 10
@@ -97,6 +106,7 @@ class CommuneAgent:
         self._schedule_changed = threading.Event()
         self._first_sync = threading.Event()
         self._link_wake = threading.Event()
+        self._receipts_waiting = threading.Event()
         self._next_heartbeat = time.monotonic()
         # Held while the playout thread picks a cached clip and while the link prunes.
         self._cache_lock = threading.Lock()
@@ -113,14 +123,7 @@ class CommuneAgent:
 
     def sync(self) -> SyncResult:
         """Poll the manifest, accept or refuse it, fetch its audio, send queued receipts."""
-        result = self._manifests.sync(self._now)
-        now = self._now()
-        self._note_sync(result, now)
-        if not result.online:
-            return result
-        refused = self._refresh_audio(now)
-        self._send_outbox()
-        return replace(result, audio_refused=refused)
+        return self._poll(full=True)
 
     def due_occurrences(self, now: datetime | None = None) -> list[Occurrence]:
         """The occurrences that may start at ``now``, in the order they would play."""
@@ -271,10 +274,13 @@ class CommuneAgent:
             self._state.forget(occurrence)  # DESIGN.md §5: from its beginning, afterwards
         self._report_soon()
 
-    def _interrupt_playback(self, reason: str, *, restart: bool) -> None:
+    def _interrupt_playback(
+        self, reason: str, *, restart: bool, of: Occurrence | None = None
+    ) -> None:
+        """Stop the playback in progress; with ``of``, only if it still plays that."""
         with self._playback_lock:
             playback = self._playback
-        if playback is not None:
+        if playback is not None and (of is None or playback.occurrence.key == of.key):
             playback.interrupt(reason, restart=restart)
 
     def _record(self, receipts: list[AsRunReceipt]) -> None:
@@ -288,6 +294,9 @@ class CommuneAgent:
             self._summary.receipts.append(receipt)
             if receipt.started is not None:
                 self._last_play = receipt
+        # Sent at once, not at the next sync: the district's acknowledgement view reads them.
+        self._receipts_waiting.set()
+        self._link_wake.set()
         if self._state.write_error is not None:
             self._note_write_error(now, "state", self._state.path, self._state.write_error)
 
@@ -311,24 +320,68 @@ class CommuneAgent:
             link.join()
 
     def _link(self, halt: threading.Event, stop: threading.Event, poll: bool) -> None:
-        """Sync every ``poll_interval_s`` (± 10 %), heartbeat every
-        ``heartbeat_interval_s`` (and at once when asked), write what the disk refused
-        before, until ``halt``. Timed on the monotonic clock: the agent's own notion of
-        now may jump when it starts following storage's clock."""
-        next_sync = time.monotonic()
+        """Check the manifest every ``emergency_poll_s`` and sync every
+        ``poll_interval_s`` (``PollCadence``), cut into a playback for a due emergency,
+        send receipts as they come, heartbeat every ``heartbeat_interval_s`` (and at once
+        when asked), write what the disk refused before, until ``halt``."""
+        cadence = PollCadence(self._timing.poll_interval_s, self._timing.emergency_poll_s)
         while not halt.is_set():
             if stop.is_set():
                 self._interrupt_playback("the agent was stopped", restart=False)
-            if poll and time.monotonic() >= next_sync:
-                self._survive(self.sync)
+            due = cadence.due() if poll else None
+            if due is not None:
+                self._survive(partial(self._poll, full=due is Poll.SYNC))
                 self._first_sync.set()
-                next_sync = time.monotonic() + _jittered(self._timing.poll_interval_s)
+                cadence.done(due)
+            self._survive(self._preempt_if_due)
+            if self._receipts_waiting.is_set():
+                self._receipts_waiting.clear()
+                self._survive(self._send_outbox)
             self._survive(self._flush_local)
             if time.monotonic() >= self._next_heartbeat:
                 self._survive(self._send_heartbeat)
-            upcoming = min(next_sync, self._next_heartbeat) if poll else self._next_heartbeat
+            upcoming = min(cadence.next_at, self._next_heartbeat) if poll else self._next_heartbeat
             self._link_wake.wait(min(max(upcoming - time.monotonic(), 0.0), _LINK_TICK_S))
             self._link_wake.clear()
+
+    def _poll(self, *, full: bool) -> SyncResult:
+        """One manifest request. With ``full``, or when a new manifest is accepted, also
+        fetch the audio the manifest needs, prune the cache and send queued receipts;
+        otherwise an unchanged manifest costs one 304 and nothing on disk."""
+        result = self._manifests.sync(self._now)
+        now = self._now()
+        self._note_sync(result, now)
+        accepted = result.status is SyncStatus.ACCEPTED
+        if not result.online or not (full or accepted):
+            return result
+        refused = self._take_new_manifest(now) if accepted else []
+        refused += self._refresh_audio(now)
+        self._send_outbox()
+        return replace(result, audio_refused=refused)
+
+    def _take_new_manifest(self, now: datetime) -> list[str]:
+        """Emergencies first: fetch the audio of those due, cut into the playback they
+        pre-empt, wake the playout thread, then heartbeat so that the district sees the
+        manifest was received; the rest of the audio follows. Returns the audio refused."""
+        refused = self._fetch_audio(urgent_audio(self._pending(now, horizon=now), now), now)
+        self._preempt_if_due()
+        self._schedule_changed.set()
+        self._send_heartbeat()
+        return refused
+
+    def _preempt_if_due(self) -> None:
+        """Interrupt a non-emergency playback for a due emergency (DESIGN.md §5); the
+        interrupted item restarts from its beginning afterwards if still in time."""
+        with self._playback_lock:
+            playback = self._playback
+        if playback is None or is_emergency(playback.occurrence.item):
+            return
+        now = self._now()
+        playing = playback.occurrence
+        emergency = preemptor(self._pending(now, horizon=now), playing, now, self._refused_audio)
+        if emergency is not None:
+            log.info("%s: %s", playing.item.id, preemption_reason(emergency))
+            self._interrupt_playback(preemption_reason(emergency), restart=True, of=playing)
 
     def _survive(self, action: Callable[[], object]) -> None:
         """Run one link task; whatever it raises is reported and the link goes on,
@@ -351,7 +404,7 @@ class CommuneAgent:
         self._summary.sequence = result.sequence
         if result.status is SyncStatus.ACCEPTED:
             self._refused_audio.clear()  # a new manifest gets a fresh look at its audio
-            self._on_new_manifest()
+            self._stop_changed_playback()
             if self._manifests.write_error is not None:
                 path, error = self._manifests.cached_path, self._manifests.write_error
                 self._note_write_error(now, "manifest", path, error)
@@ -366,7 +419,7 @@ class CommuneAgent:
         else:
             self._problems.add(now, f"no manifest published yet: {result.error}")
 
-    def _on_new_manifest(self) -> None:
+    def _stop_changed_playback(self) -> None:
         """Stop the playback in progress if the new manifest withdrew its item or changed
         its audio (then the new audio plays from its beginning if still in time)."""
         manifest = self._manifests.manifest
@@ -376,7 +429,6 @@ class CommuneAgent:
             change = _change(playback.occurrence.item, manifest)
             if change is not None:
                 playback.interrupt(change.reason, restart=change.restart)
-        self._schedule_changed.set()
 
     def _note_refusal(self, message: str, *, manifest: bool) -> None:
         now = self._now()
@@ -393,8 +445,14 @@ class CommuneAgent:
         if manifest is None:
             return []
         needed = _needed_audio(manifest, now)
+        refused = self._fetch_audio(needed, now)
+        self._prune_cache(needed)
+        return refused
+
+    def _fetch_audio(self, refs: list[AudioRef], now: datetime) -> list[str]:
+        """Fetch those of ``refs`` not cached yet, in order; the refusals."""
         refused = []
-        for ref in needed:
+        for ref in refs:
             if ref.sha256 in self._refused_audio or self._cache.contains(ref):
                 continue
             try:
@@ -409,7 +467,6 @@ class CommuneAgent:
             except StorageError as error:
                 self._problems.add(now, f"cannot fetch audio: {error}")
                 break
-        self._prune_cache(needed)
         return refused
 
     def _prune_cache(self, needed: list[AudioRef]) -> None:
@@ -563,11 +620,6 @@ def _restarts(interruption: Interruption | None, occurrence: Occurrence, now: da
 def _skipped(occurrence: Occurrence, zone: tzinfo) -> AsRunReceipt:
     reason = f"not started by not_after {local_iso(occurrence.not_after, zone)}"
     return AsRunReceipt(occurrence, Outcome.SKIPPED, reason=reason)
-
-
-def _jittered(seconds: float) -> float:
-    """Polls of many communes spread out instead of hitting storage in step."""
-    return seconds * random.uniform(1 - _POLL_JITTER, 1 + _POLL_JITTER)  # noqa: S311 - not a secret
 
 
 def _play_safely(sink: Sink, path: Path, playback: Playback, clock: Clock) -> PlayResult:

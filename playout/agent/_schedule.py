@@ -6,12 +6,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from playout._manifest import Manifest, ManifestItem, Priority
+from playout._manifest import ItemKind, Manifest, ManifestItem, Priority
 
 # Nothing scheduled longer ago than this is considered or remembered (see _state.py).
 LOOKBACK = timedelta(days=3)
 
 _PRIORITY_RANK = {Priority.EMERGENCY: 0, Priority.PRIORITY: 1, Priority.NORMAL: 2}
+_EMERGENCY_RANK = _PRIORITY_RANK[Priority.EMERGENCY]
+# A test or exercise is never played as the real thing: whatever its declared priority,
+# it goes ahead of normal items but never gets an emergency's rank or cuts in.
+_TEST_RANK = _PRIORITY_RANK[Priority.PRIORITY]
 
 
 @dataclass(frozen=True)
@@ -60,17 +64,38 @@ class Decision:
     wake_at: datetime | None = None
 
 
+def rank(item: ManifestItem) -> int:
+    """0 for an emergency, 1 for a priority item (or a test), 2 for a normal one."""
+    declared = _PRIORITY_RANK[item.priority]
+    return max(declared, _TEST_RANK) if item.kind is ItemKind.TEST else declared
+
+
+def is_emergency(item: ManifestItem) -> bool:
+    """Whether ``item`` plays as an emergency: declared one and not a test."""
+    return rank(item) == _EMERGENCY_RANK
+
+
 def play_order(occurrence: Occurrence) -> tuple[int, float, str]:
     """Emergency, then priority, then normal (DESIGN.md §5); earlier start first, except
     that among emergencies the newest goes first."""
-    rank = _PRIORITY_RANK[occurrence.item.priority]
+    level = rank(occurrence.item)
     moment = occurrence.scheduled.timestamp()
-    return rank, -moment if rank == 0 else moment, occurrence.item.id
+    return level, -moment if level == _EMERGENCY_RANK else moment, occurrence.item.id
+
+
+def preempts(candidate: Occurrence, playing: Occurrence, now: datetime) -> bool:
+    """Whether ``candidate`` (not yet done) interrupts the playback of ``playing`` at
+    ``now`` (DESIGN.md §5): a due emergency cuts into anything but another emergency."""
+    return (
+        is_emergency(candidate.item)
+        and candidate.is_due(now)
+        and not is_emergency(playing.item)
+        and candidate.key != playing.key
+    )
 
 
 def decide(pending: Iterable[Occurrence], now: datetime) -> Decision:
-    """The single play decision: every rule about what plays when lives here, so that
-    pre-emption by an emergency can later be added in one place."""
+    """The single play decision between playbacks; ``preempts`` is the rule during one."""
     missed: list[Occurrence] = []
     due: list[Occurrence] = []
     future: list[Occurrence] = []

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from config import Settings
 from playout.scheduler._builds import BuildLog, BuildRecord, BuildResult, BuildStatus, SlotRun
 from playout.scheduler._lock import DEFAULT_TTL_S, SchedulerLock
+from playout.scheduler._routines import ROUTINE_GRACE_S, ROUTINE_PREFIX, Routine
 from playout.scheduler._slots import JOB_PREFIX, SlotGroup, groups_named, slot_groups
 from playout.scheduler._tables import database_engine
 
@@ -40,6 +41,7 @@ JOBS_TABLE = "apscheduler_jobs"
 RETRY_AFTER = timedelta(minutes=1)
 _PERSISTENT = "default"
 _VOLATILE = "volatile"  # catch-up runs and retries: recomputed at every start
+_ROUTINES = "routines"  # executor of the routine checks: a long check never delays a build
 
 # APScheduler stores a job's function as a reference ("module:name"), so the jobs call
 # these module functions, which find the scheduler running in this process here.
@@ -52,6 +54,11 @@ def run_slot_job(job_id: str) -> None:
     group = scheduler.group(job_id)
     if group is not None:
         scheduler.build(group.run_at(group.next_start(scheduler.now())))
+
+
+def run_routine_job(name: str) -> None:
+    """A routine check (see ``_routines``), in the weeks of the month it runs in."""
+    _running().run_routine(name)
 
 
 def run_slot_occurrence(job_id: str, starts_at: str) -> None:
@@ -98,6 +105,7 @@ class DistrictScheduler:
         engine: Engine | None = None,
         lock_ttl_s: float = DEFAULT_TTL_S,
         on_result: BuildListener | None = None,
+        routines: tuple[Routine, ...] = (),
     ) -> None:
         self._settings = settings
         self._build = build
@@ -107,6 +115,7 @@ class DistrictScheduler:
         self._zone = settings.organisation.district.zone
         self._groups = {group.job_id: group for group in slot_groups(settings)}
         self._on_result = on_result
+        self._routines = {routine.name: routine for routine in routines}
         self._scheduler: BackgroundScheduler | None = None
         self.stopped = threading.Event()
 
@@ -123,7 +132,10 @@ class DistrictScheduler:
                 _PERSISTENT: SQLAlchemyJobStore(engine=self._engine, tablename=JOBS_TABLE),
                 _VOLATILE: MemoryJobStore(),
             },
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                _ROUTINES: ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=self._zone,
         )
@@ -131,6 +143,7 @@ class DistrictScheduler:
         scheduler.start(paused=True)
         self._scheduler = scheduler
         self._sync_jobs(scheduler)
+        self._sync_routines(scheduler)
         self._catch_up(scheduler)
         scheduler.resume()
         self.lock.start_renewing(on_lost=self._lost_lock)
@@ -145,6 +158,27 @@ class DistrictScheduler:
         if _active is self:
             _active = None
         self.stopped.set()
+
+    def run_routine(self, name: str) -> None:
+        routine = self._routines.get(name)
+        if routine is None or not routine.runs_in_week_of(self.now().date()):
+            return
+        log.info("routine %s starts", name)
+        try:
+            routine.action()
+        except Exception:  # one failed check must not stop the scheduler
+            log.exception("routine %s failed", name)
+
+    def next_routines(self) -> list[tuple[str, datetime]]:
+        """Each routine's next firing, soonest first (weeks of the month not applied)."""
+        if self._scheduler is None:
+            return []
+        found = []
+        for name, routine in self._routines.items():
+            job = self._scheduler.get_job(routine.job_id, jobstore=_PERSISTENT)
+            if job is not None and job.next_run_time is not None:
+                found.append((name, job.next_run_time))
+        return sorted(found, key=lambda pair: pair[1])
 
     def set_listener(self, on_result: BuildListener | None) -> None:
         """Called with each build's record when it ends (or is recorded as skipped)."""
@@ -239,6 +273,30 @@ class DistrictScheduler:
                 name=f"bulletin {group.slot.name} ({group.slot.spec.describe()})",
                 jobstore=_PERSISTENT,
                 misfire_grace_time=grace_s,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+            )
+
+    def _sync_routines(self, scheduler: BackgroundScheduler) -> None:
+        wanted = {routine.job_id: routine for routine in self._routines.values()}
+        for job in scheduler.get_jobs(jobstore=_PERSISTENT):
+            if job.id.startswith(ROUTINE_PREFIX) and job.id not in wanted:
+                job.remove()
+        for job_id, routine in wanted.items():
+            trigger = CronTrigger(timezone=self._zone, **routine.cron_fields())
+            stored = scheduler.get_job(job_id, jobstore=_PERSISTENT)
+            if stored is not None and _same_job(stored, trigger, ROUTINE_GRACE_S):
+                continue
+            scheduler.add_job(
+                run_routine_job,
+                trigger,
+                args=[routine.name],
+                id=job_id,
+                name=f"routine {routine.name}",
+                jobstore=_PERSISTENT,
+                executor=_ROUTINES,
+                misfire_grace_time=ROUTINE_GRACE_S,
                 coalesce=True,
                 max_instances=1,
                 replace_existing=True,
