@@ -137,10 +137,13 @@ def publish_alert(
     outcome = AlertOutcome(alert)
     clips = alert.latest_clips()
     _upload(settings, clips, outcome.report)
-    now = datetime.now(settings.organisation.district.zone)
+    # A re-publish keeps the first start: the same items, so communes that have them are
+    # left alone and no agent plays the alert twice.
+    first = min((delivery.published_at for delivery in alert.deliveries), default=None)
+    start = first or datetime.now(settings.organisation.district.zone)
     items: dict[str, list[ManifestItem]] = {}
     for commune in targets:
-        items[commune.id] = _commune_items(settings, alert, commune, clips, now)
+        items[commune.id] = _commune_items(settings, alert, commune, clips, start)
     withdrawn = _withdrawn_items(previous, keep=items)
     for commune_id in _delivered_communes(previous):
         items.setdefault(commune_id, [])
@@ -154,6 +157,7 @@ def publish_alert(
             )
             for commune in targets
         },
+        published_at=start,
     )
     outcome.alert = store.alert(alert.id)
     outcome.communes = [commune.id for commune in targets]

@@ -28,7 +28,9 @@ def demo(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = 
 
 
 def _print_table(result: DemoResult, names: dict[str, str]) -> None:
-    table = Table(title=f"Chạy thử Loa — nội dung số {result.content_id}")
+    table = Table(
+        title=f"Chạy thử Loa — nội dung số {result.content_id}, cảnh báo số {result.alert_id}"
+    )
     for heading in ("Xã", "Nội dung", "Lịch phát", "Bắt đầu", "Trễ", "LUFS", "Đỉnh thực"):
         table.add_column(heading)
     for play in result.plays:

@@ -1,7 +1,8 @@
 """``loa demo``: one bulletin from text to three communes' loudspeakers, in Vietnamese
 and in each commune's ethnic language (from the demo phrase bank's stand-in recordings):
 first as a one-off item, then booked into a slot and built as the scheduler builds a
-slot's bulletins."""
+slot's bulletins; before them, an emergency alert in every language the communes speak,
+issued without the internet, played first, and cancelled at the end."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from app._alerts import cancel_alert, send_alert
 from app._bulletins import build_slot
 from app._publishing import content_store, publish_content
 from config import Commune, LoaError, Settings
+from content import AlertDraft, AlertStatus, Hazard
 from pipeline import LoudnessReport, check_tools, measure
 from pipeline.tts import PhraseBank, Utterance, build_demo_phrasebank
 from playout import (
@@ -33,6 +36,10 @@ from playout import (
 from playout.scheduler import BuildStatus, DistrictScheduler, SlotRun
 
 DEMO_TEXT = Path(__file__).parent / "samples" / "bulletin-demo-vi.txt"
+DEMO_ALERT_TEXT = (
+    "Cảnh báo lũ quét, sạt lở đất. Đề nghị bà con không đi qua ngầm, tràn, suối khi nước "
+    "đang lên; các hộ ven suối di chuyển ngay đến nơi an toàn."
+)
 DEMO_TITLE = "Bản tin phát thử hệ thống Loa"
 DEMO_COMMUNES = ("thi-tran-muong-te", "bum-nua", "pa-u")
 LEAD_TIME = timedelta(seconds=6)
@@ -63,6 +70,7 @@ class DemoResult:
     s3_endpoint: str
     data_dir: str
     content_id: int
+    alert_id: int
     wall_s: float
     plays: list[DemoPlay]
     speech: dict[str, dict[str, Any]]  # per language: engine, voice, fallbacks, cached
@@ -86,20 +94,31 @@ def run_demo(settings: Settings, progress: Progress) -> DemoResult:
         progress("Tạo khóa ký, kho câu mẫu tiếng dân tộc và nội dung mẫu…")
         DistrictKeys(settings.key_dir).init()
         communes = [settings.organisation.commune(cid) for cid in _demo_communes(settings)]
-        content_id = _approved_demo_item(settings, _phrasebank_languages(settings, communes))
-        progress("Đọc bản tin (edge-tts, không có mạng thì espeak-ng), xử lý, phát hành…")
-        outcome = publish_content(
-            settings, content_id, communes, LEAD_TIME, play_window=PLAY_WINDOW
-        )
-        expected = {(play.commune_id, play.item.id) for play in outcome.plays}
-        last_end = max(_end(play.item) for play in outcome.plays)
-        progress("Xếp nội dung vào khung phát và dựng bản tin của khung (như bộ lập lịch)…")
-        bulletins = _slot_bulletins(settings, content_id, communes, last_end + SLOT_GAP)
-        expected |= bulletins
-        progress("Các trạm xã đồng bộ bằng khóa S3 riêng, kiểm tra chữ ký và phát đúng giờ…")
-        last_start = last_end + SLOT_GAP + timedelta(minutes=1)  # the bulletins' latest start
-        wait = last_start - datetime.now(last_start.tzinfo) + AGENT_MARGIN
-        sink_dirs = _run_agents(settings, [commune.id for commune in communes], wait)
+        bank_languages = _phrasebank_languages(settings, communes)
+        content_id = _approved_demo_item(settings, bank_languages)
+        progress("Các trạm xã khởi động: đồng bộ bằng khóa S3 riêng, kiểm tra chữ ký…")
+        with _agents_running(settings, [commune.id for commune in communes]) as agents:
+            progress("Phát cảnh báo khẩn cấp bằng mọi ngôn ngữ của các xã (không cần Internet)…")
+            draft = _demo_alert(settings, communes, bank_languages)
+            alert = send_alert(settings, draft, actor="demo")
+            expected = {
+                (delivery.commune, item_id)
+                for delivery in alert.alert.deliveries
+                for item_id in delivery.item_ids
+            }
+            progress("Đọc bản tin (edge-tts, không có mạng thì espeak-ng), xử lý, phát hành…")
+            outcome = publish_content(
+                settings, content_id, communes, LEAD_TIME, play_window=PLAY_WINDOW
+            )
+            expected |= {(play.commune_id, play.item.id) for play in outcome.plays}
+            last_end = max(_end(play.item) for play in outcome.plays)
+            progress("Xếp nội dung vào khung phát và dựng bản tin của khung (như bộ lập lịch)…")
+            expected |= _slot_bulletins(settings, content_id, communes, last_end + SLOT_GAP)
+            progress("Các trạm xã phát đúng giờ…")
+            last_start = last_end + SLOT_GAP + timedelta(minutes=1)  # the bulletins' latest
+            agents.wait_for(expected, last_start + AGENT_MARGIN)
+        cancel_alert(settings, alert.alert.id, actor="demo", reason="Kết thúc chạy thử")
+        sink_dirs = agents.sink_dirs
     plays = _collect_plays(sink_dirs, expected)
     missing = expected - {(play.commune, play.item_id) for play in plays}
     if missing:
@@ -109,9 +128,31 @@ def run_demo(settings: Settings, progress: Progress) -> DemoResult:
         s3_endpoint=storage_endpoint(settings),
         data_dir=str(settings.data_dir.resolve()),
         content_id=content_id,
+        alert_id=alert.alert.id,
         wall_s=round(time.monotonic() - began, 1),
         plays=plays,
         speech={language: synthesis.to_dict() for language, synthesis in outcome.syntheses.items()},
+    )
+
+
+def _demo_alert(
+    settings: Settings, communes: list[Commune], bank_languages: list[str]
+) -> AlertDraft:
+    """A level-3 flash-flood alert, Vietnamese from text, the ethnic languages from the
+    phrase bank (which says each commune's name), no repeats."""
+    now = datetime.now(settings.organisation.district.zone).replace(microsecond=0)
+    return AlertDraft(
+        title="[CHẠY THỬ] Cảnh báo lũ quét – rủi ro thiên tai cấp độ 3",
+        hazard=Hazard.FLASH_FLOOD,
+        level=3,
+        status=AlertStatus.ACTUAL,
+        communes=tuple(commune.id for commune in communes),
+        issued_at=now,
+        expires_at=now + timedelta(hours=1),
+        identifier=f"loa-demo-{now:%Y%m%dT%H%M%S}-{time.monotonic_ns()}",
+        sender=f"{settings.organisation.district.id}@loa",
+        texts={"vi": DEMO_ALERT_TEXT},
+        phrasebank_languages=tuple(bank_languages),
     )
 
 
@@ -207,26 +248,45 @@ def _issued_text(bank: PhraseBank, issued: datetime) -> str:
     return " ".join(bank.phrases[phrase_id].transcript for phrase_id in phrase_ids)
 
 
-def _run_agents(settings: Settings, commune_ids: list[str], wait: timedelta) -> dict[str, Path]:
-    # Wait only for what the demo itself scheduled, not for items published earlier.
-    agent = settings.agent.model_copy(update={"once_max_wait_s": wait.total_seconds()})
-    settings = settings.model_copy(update={"agent": agent})
-    sink_dirs = {cid: settings.data_dir / "demo" / "played" / cid for cid in commune_ids}
-    stores = {cid: _commune_store(settings, cid) for cid in commune_ids}
-    errors: list[BaseException] = []
-    threads = [
-        threading.Thread(
-            target=_run_one_agent, args=(settings, cid, sink_dirs[cid], stores, errors), name=cid
-        )
-        for cid in commune_ids
-    ]
-    for thread in threads:
+class _Agents:
+    """The demo communes' agents, running as a commune box runs them, until stopped."""
+
+    def __init__(self, settings: Settings, commune_ids: list[str]) -> None:
+        self.sink_dirs = {cid: settings.data_dir / "demo" / "played" / cid for cid in commune_ids}
+        self.errors: list[BaseException] = []
+        self.stop = threading.Event()
+        stores = {cid: _commune_store(settings, cid) for cid in commune_ids}
+        self.threads = [
+            threading.Thread(
+                target=_run_one_agent,
+                args=(settings, cid, self.sink_dirs[cid], stores[cid], self.stop, self.errors),
+                name=cid,
+            )
+            for cid in commune_ids
+        ]
+
+    def wait_for(self, expected: set[tuple[str, str]], deadline: datetime) -> None:
+        """Until every (commune, item id) has played, or ``deadline``."""
+        while datetime.now(deadline.tzinfo) < deadline and not self.errors:
+            played = {(p.commune, p.item_id) for p in _collect_plays(self.sink_dirs, expected)}
+            if expected <= played:
+                return
+            time.sleep(0.5)
+
+
+@contextmanager
+def _agents_running(settings: Settings, commune_ids: list[str]) -> Iterator[_Agents]:
+    agents = _Agents(settings, commune_ids)
+    for thread in agents.threads:
         thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return sink_dirs
+    try:
+        yield agents
+    finally:
+        agents.stop.set()
+        for thread in agents.threads:
+            thread.join()
+    if agents.errors:
+        raise agents.errors[0]
 
 
 def _commune_store(settings: Settings, commune_id: str) -> S3ObjectStore:
@@ -245,13 +305,13 @@ def _run_one_agent(
     settings: Settings,
     commune_id: str,
     sink_dir: Path,
-    stores: dict[str, S3ObjectStore],
+    store: S3ObjectStore,
+    stop: threading.Event,
     errors: list[BaseException],
 ) -> None:
     try:
         sink = FileSink(sink_dir, zone=settings.organisation.district.zone)
-        agent = CommuneAgent(settings, commune_id, stores[commune_id], sink)
-        agent.run(once=True, stop_event=threading.Event())
+        CommuneAgent(settings, commune_id, store, sink).run(stop_event=stop)
     except BaseException as error:  # reported by the main thread
         errors.append(error)
 

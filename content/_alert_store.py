@@ -170,21 +170,26 @@ class AlertStore(ContentStore):
             alert.clips.append(clip)
 
     def record_deliveries(
-        self, alert_id: int, delivered: Mapping[str, tuple[Sequence[str], int]]
+        self,
+        alert_id: int,
+        delivered: Mapping[str, tuple[Sequence[str], int]],
+        *,
+        published_at: datetime | None = None,
     ) -> None:
-        """Commune → (the alert's item ids in its manifest, the manifest's sequence)."""
+        """Commune → (the alert's item ids in its manifest, the manifest's sequence).
+        ``published_at`` (default now) is the items' start; a commune's first one is kept
+        when it is published again."""
         with self._transaction() as session:
             alert = self._load_alert(session, _alert_id(alert_id))
-            now = self._now()
+            now = self._now() if published_at is None else published_at
             existing = {delivery.commune: delivery for delivery in alert.deliveries}
             for commune, (item_ids, sequence) in delivered.items():
                 row = existing.get(commune)
                 if row is None:
-                    row = AlertDelivery(commune=commune)
+                    row = AlertDelivery(commune=commune, published_at=now)
                     alert.deliveries.append(row)
                 row.item_ids = tuple(item_ids)
                 row.sequence = sequence
-                row.published_at = now
             detail = f"{len(delivered)} communes"
             self._audit(session, alert.item_id, "publisher", AuditAction.ALERT_PUBLISHED, detail)
 

@@ -60,6 +60,8 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SettingsFa
         data = base.model_dump()
         data["data_dir"] = tmp_path / "var"
         data["database_url"] = None
+        # The example's weekly checks must not fire inside a test that runs `loa up`.
+        data["alerts"] = {**data["alerts"], "routine": {}}
         data.update(overrides)
         return Settings(**data)
 

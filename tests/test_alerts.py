@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app._alerts import alert_store, cancel_alert, send_alert
+from app._alerts import alert_store, cancel_alert, publish_alert, send_alert
 from config import Settings, UserInputError
 from content import AlertDraft, AlertState, AlertStatus, ContentInputError, Hazard
 from playout import (
@@ -131,6 +131,17 @@ def test_an_update_replaces_the_alert_everywhere_and_a_cancel_removes_it(
     assert store.alert(second.alert.id).state is AlertState.CANCELLED
     with pytest.raises(ContentInputError, match="already cancelled"):
         cancel_alert(district, second.alert.id, actor="b", reason="again")
+
+
+def test_resending_a_published_alert_changes_nothing(district: Settings) -> None:
+    sent = send_alert(district, _draft(district, communes=("bum-nua", "pa-u")), actor="a")
+    before = {c: _manifest(district, c).sequence for c in ("bum-nua", "pa-u")}
+    store = alert_store(district)
+    again = publish_alert(district, store, store.alert(sent.alert.id))
+    # The same items with the same start: no new manifest, so no agent plays it twice.
+    assert again.report.written == [] and sorted(again.report.unchanged) == ["bum-nua", "pa-u"]
+    assert {c: _manifest(district, c).sequence for c in ("bum-nua", "pa-u")} == before
+    assert again.report.uploaded == []
 
 
 def test_a_draft_never_leaves_the_district(district: Settings) -> None:

@@ -32,15 +32,18 @@ def test_demo_plays_the_bulletin_at_three_communes(isolated: dict[str, str]) -> 
     assert report["bucket"] == "loa"
     assert report["s3_endpoint"].startswith("http://127.0.0.1:")
     assert len({play["commune"] for play in report["plays"]}) == 3
-    # The item as a one-off, then as its slot's bulletin; each in two languages per commune.
+    # An alert, the item as a one-off, then as its slot's bulletin; each in two languages
+    # per commune.
     kinds = sorted(play["item_id"].split("-")[0] for play in report["plays"])
-    assert kinds == ["bulletin"] * 6 + ["demo"] * 6
+    assert kinds == ["alert"] * 6 + ["bulletin"] * 6 + ["demo"] * 6
     for play in report["plays"]:
         assert play.keys() >= PLAY_KEYS
         played = Path(play["file"])
         assert hashlib.sha256(played.read_bytes()).hexdigest() == play["audio_sha256"]
         delay = datetime.fromisoformat(play["started"]) - datetime.fromisoformat(play["scheduled"])
-        assert 0 <= delay.total_seconds() < 1.0
+        # An alert plays as soon as the agent sees it (a 2 s emergency poll); the rest on time.
+        late_s = 3.0 if play["item_id"].startswith("alert-") else 1.0
+        assert 0 <= delay.total_seconds() < late_s
         assert abs(integrated_lufs(decode(played)) + 16.0) <= 0.5
     storage_dir = Path(isolated["LOA_DATA_DIR"]) / "storage"
     assert any(storage_dir.rglob("*")), "storage data kept for inspection"
