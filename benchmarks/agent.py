@@ -4,8 +4,9 @@
   manifest, starts 2.5 s apart, played by a real ``CommuneAgent`` (run until stopped, in
   a thread) through the ``file:`` sink. Printed: |started − scheduled| from
   ``plays.jsonl`` (n, mean, p50, p95, p99, max); target p99 ≤ 1000 ms.
-* Idle cost: a real ``loa agent run --sink file:DIR`` process (poll every 5 s, heartbeat
-  every 30 s) whose manifest holds only items hours ahead. After a warm-up, over
+* Idle cost: a real ``loa agent run --sink file:DIR`` process (manifest checked every
+  2 s, full sync every 5 s, heartbeat every 30 s) whose manifest holds only items hours
+  ahead. After a warm-up, over
   ``--idle-seconds``: its CPU (utime + stime from /proc, children included) as a share of
   one core, and its memory (VmRSS, peak VmHWM). Targets ≤ 2 % of one core, ≤ 80 MB.
 * 200 agents: ``benchmarks/distribution.py``'s simulated agents asking for their
@@ -110,7 +111,7 @@ def write_config(work: Path) -> Path:
     data["data_dir"] = str(work / "var")
     data["storage"]["embedded"]["port"] = free_port_block(8)
     data["tts"]["lexicon"] = str(EXAMPLE_CONFIG.parent / data["tts"]["lexicon"])
-    data["agent"] = {"poll_interval_s": 5, "heartbeat_interval_s": 30}
+    data["agent"] = {"poll_interval_s": 5, "emergency_poll_s": 2, "heartbeat_interval_s": 30}
     path = work / "loa.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path

@@ -92,6 +92,7 @@ TARGET_MAX_S = 5.0
 TARGET_FANOUT_S = 5.0
 LATENCY_GOAL = f"p50 ≤ {TARGET_P50_S:g} s, max ≤ {TARGET_MAX_S:g} s"
 OFFLINE_ENGINE = "espeak"
+SECOND_LANGUAGE = "hni"  # every other latency commune speaks Hà Nhì too (a recording)
 READERS = 8  # threads that read the manifests back
 ALERT_SAMPLE = SHARED_SAMPLES / "alert-flashflood-vi.txt"
 ALERT_FALLBACK = "Cảnh báo lũ quét, sạt lở đất. Rủi ro thiên tai cấp độ 3."
@@ -129,19 +130,26 @@ class Voice:
 # -- a district of N Vietnamese-speaking communes ------------------------------------------
 
 
-def write_district(work: Path, communes: int) -> Path:
+def write_district(work: Path, communes: int, second: str | None = None) -> Path:
     """``agent.py``'s config file (data under ``work``, free ports), with ``communes``
-    generated communes that speak only Vietnamese, edge-tts pointed at a closed loopback
-    port (the internet is down) and the agent's emergency poll."""
+    generated communes that speak Vietnamese (every other one also ``second``, from a
+    recording), edge-tts pointed at a closed loopback port (the internet is down) and the
+    agent's emergency poll."""
     path = write_config(work)
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     organisation = data["organisation"]
-    organisation["district"]["languages"] = ["vi"]
+    organisation["district"]["languages"] = ["vi", *([second] if second else [])]
     organisation["communes"] = [
-        {"id": commune_id(number), "name": f"Xã số {number + 1}", "languages": ["vi"]}
+        {
+            "id": commune_id(number),
+            "name": f"Xã số {number + 1}",
+            "languages": ["vi", second] if second and number % 2 == 0 else ["vi"],
+        }
         for number in range(communes)
     ]
     data["tts"]["chains"] = {"vi": ["edge", OFFLINE_ENGINE]}
+    if second:
+        data["tts"]["chains"][second] = ["recorded"]
     closed = f"ws://127.0.0.1:{free_port_block(1)}/edge/v1"  # nothing listens there
     data["tts"]["edge"] = {**data["tts"].get("edge", {}), "service_url": closed}
     data["agent"] = {
@@ -158,11 +166,11 @@ def commune_id(number: int) -> str:
 
 
 @contextmanager
-def district(label: str, communes: int) -> Iterator[Bench]:
+def district(label: str, communes: int, second: str | None = None) -> Iterator[Bench]:
     """A fresh district with its own embedded SeaweedFS, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix=f"loa-bench-alerts-{label}-") as temporary:
         work = Path(temporary)
-        config = write_district(work, communes)
+        config = write_district(work, communes, second)
         settings = load_settings(config)
         keys = DistrictKeys(settings.key_dir)
         keys.init()
@@ -198,14 +206,24 @@ def alert_text(work: Path) -> Path:
     return path
 
 
-def send_alert(bench: Bench, text: Path, *, verbose: bool = False) -> Sent:
+def native_recording(work: Path) -> Path:
+    """A stand-in for a native speaker's recording of the warning: espeak-ng, as a WAV."""
+    path = work / f"canh-bao-{SECOND_LANGUAGE}.wav"
+    words = "Chú ý! Chú ý! Lũ quét. Bà con di chuyển ngay đến nơi an toàn."
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(path), words], check=True)
+    return path
+
+
+def send_alert(
+    bench: Bench, text: Path, *, verbose: bool = False, extra: Sequence[str] = ()
+) -> Sent:
     """Run the real ``loa alert send`` to every commune; stop the benchmark if it fails."""
     loa = Path(sys.executable).with_name("loa")
     options = ["-v"] if verbose else []
     command = [str(loa), "--config", str(bench.config), *options, "alert", "send", str(text)]
     started, clock = datetime.now(UTC), time.monotonic()
     result = subprocess.run(
-        [*command, *SEND_OPTIONS],
+        [*command, *SEND_OPTIONS, *extra],
         capture_output=True,
         text=True,
         timeout=SEND_TIMEOUT_S,
@@ -314,21 +332,51 @@ def measure_latency(bench: Bench) -> tuple[list[Row], Figures]:
     communes = bench.settings.organisation.commune_ids()
     ordinary_day(bench, communes)
     text = alert_text(bench.work)
+    recording = native_recording(bench.work)
+    bilingual = [
+        c.id for c in bench.settings.organisation.communes if SECOND_LANGUAGE in c.languages
+    ]
     print(f"latency: starting {len(communes)} agents…", file=sys.stderr)
     fleet = Fleet.start(bench, communes)
     try:
         settle(fleet, len(communes))
         print("latency: loa alert send --communes all…", file=sys.stderr)
-        sent = send_alert(bench, text)
+        sent = send_alert(bench, text, extra=("--recording", f"{SECOND_LANGUAGE}={recording}"))
+        second_item = f"alert-{sent.alert_id}-{SECOND_LANGUAGE}"
         deadline = sent.returned + timedelta(seconds=PLAY_WAIT_S)
-        wait_for(lambda: len(fleet.played(sent.item_id)) == len(communes), deadline)
+        wait_for(
+            lambda: (
+                len(fleet.played(sent.item_id)) == len(communes)
+                and len(fleet.played(second_item)) == len(bilingual)
+            ),
+            deadline,
+        )
         played = fleet.played(sent.item_id)
-        others = sum(len(plays) for plays in fleet.plays().values()) - len(played)
+        second = fleet.played(second_item)
+        others = sum(len(plays) for plays in fleet.plays().values()) - len(played) - len(second)
     finally:
         fleet.shut_down()
     voice = stored_voice(bench, sent.alert_id)
     named = manifest_audio(bench, communes, sent.item_id)
-    return latency_rows(sent, voice, named, played, others)
+    rows, figures = latency_rows(sent, voice, named, played, others)
+    rows.append(second_language_row(sent, bilingual, second, figures))
+    return rows, figures
+
+
+def second_language_row(
+    sent: Sent, bilingual: Sequence[str], played: Mapping[str, dict[str, str]], figures: Figures
+) -> Row:
+    """Every commune that also speaks ``SECOND_LANGUAGE`` played it, after Vietnamese."""
+    ok = [c for c in bilingual if c in played and played[c]["outcome"] == "played"]
+    delays = sorted(
+        (datetime.fromisoformat(played[c]["started"]) - sent.returned).total_seconds() for c in ok
+    )
+    shown = f", started − send returned max {delays[-1]:.2f} s" if delays else ""
+    figures.update(second_language=SECOND_LANGUAGE, second_played=len(ok),
+                   second_needed=len(bilingual))  # fmt: skip
+    measured = f"{len(ok)}/{len(bilingual)} communes played {SECOND_LANGUAGE} too{shown}"
+    return Row(f"  every language ({SECOND_LANGUAGE} from a recording)", measured, "all",
+               len(ok) == len(bilingual))  # fmt: skip
 
 
 def settle(fleet: Fleet, count: int) -> None:
@@ -543,7 +591,7 @@ def run_stages(stages: list[str], args: argparse.Namespace) -> tuple[list[Row], 
     rows: list[Row] = []
     figures: Figures = {}
     if "latency" in stages:
-        with district("latency", args.agents) as bench:
+        with district("latency", args.agents, SECOND_LANGUAGE) as bench:
             more, figures["latency"] = measure_latency(bench)
         rows += more
     if "fanout" in stages:
