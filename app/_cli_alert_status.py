@@ -71,6 +71,9 @@ def _print_status(report: AlertStatusReport, settings: Settings) -> None:
     console.print(
         f"Cảnh báo {alert.id}: {alert.title} — {_state_vi(alert, report.at)}", markup=False
     )
+    if not report.acknowledgements:
+        console.print("Cảnh báo này chưa được gửi tới xã nào.", markup=False)
+        return
     table = Table("Xã", "Tình trạng", "Đã phát", "Nhịp tim cuối", "Ghi chú")
     for ack in report.acknowledgements:
         played = ", ".join(
