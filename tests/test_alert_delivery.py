@@ -98,6 +98,9 @@ def test_every_agent_plays_every_language_and_status_says_so(
     assert by_commune["ta-tong"]["state"] == "played"
     assert set(by_commune["ta-tong"]["played"]) == {f"alert-{alert_id}-vi", f"alert-{alert_id}-lhu"}
     assert by_commune[WITHOUT_AGENT]["state"] == "silent"
+    table = run_loa("alert", "status", str(alert_id), env=cli_env(district, tmp_path))
+    assert table.returncode == 1
+    assert "Đã phát xong ở 2/3 xã." in table.stdout and "mất liên lạc" in table.stdout
 
 
 def _states(settings: Settings, alert_id: int) -> dict[str, AckState]:
