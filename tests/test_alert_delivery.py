@@ -121,3 +121,16 @@ def test_the_silent_check_names_the_commune_that_did_not_answer(
     assert not any(sink_plays(agents, commune) for commune in WITH_AGENTS)  # no sound
     (written,) = reports_dir(district).iterdir()
     assert json.loads(written.read_text(encoding="utf-8"))["failed"] == [WITHOUT_AGENT]
+
+
+def test_loa_alert_check_exits_0_when_every_commune_answers(
+    district: Settings, agents: Path, tmp_path: Path
+) -> None:
+    checked = run_loa(
+        "alert", "check", "--communes", ",".join(WITH_AGENTS), "--json",
+        env=cli_env(district, tmp_path),
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["check"] == "silent" and report["failed"] == []
+    assert sorted(one["commune"] for one in report["communes"]) == sorted(WITH_AGENTS)
