@@ -130,11 +130,7 @@ def update(
     old = alert_store(settings).alert(alert_id)
     now = _now(settings)
     draft = _inherited(settings, old, now)
-    texts, recordings = _languages(text_file, text, recording)
-    if texts or recordings or phrasebank is not None:
-        draft = replace(
-            draft, texts=texts, recordings=recordings, phrasebank_languages=codes(phrasebank)
-        )
+    draft = _with_languages(draft, *_languages(text_file, text, recording), codes(phrasebank))
     checked_hazard = old.hazard if hazard is None else _choice("--hazard", hazard, Hazard)
     new_level = old.level if level is None else level
     draft = replace(
@@ -326,6 +322,22 @@ def _identifier(settings: Settings) -> str:
 
 def _sender(settings: Settings) -> str:
     return settings.alerts.sender or f"{settings.organisation.district.id}@loa"
+
+
+def _with_languages(
+    draft: AlertDraft, texts: dict[str, str], recordings: dict[str, Path], bank: tuple[str, ...]
+) -> AlertDraft:
+    """``draft``'s languages with those given again replaced: a language keeps its old
+    text, recording or phrase bank unless the update says it another way."""
+    given = {*texts, *recordings, *bank}
+    return replace(
+        draft,
+        texts={**{k: v for k, v in draft.texts.items() if k not in given}, **texts},
+        recordings={**{k: v for k, v in draft.recordings.items() if k not in given}, **recordings},
+        phrasebank_languages=tuple(
+            dict.fromkeys([*(c for c in draft.phrasebank_languages if c not in given), *bank])
+        ),
+    )
 
 
 def _inherited(settings: Settings, old: AlertView, now: datetime) -> AlertDraft:

@@ -230,6 +230,31 @@ def test_loa_alert_send_prints_its_json_once_published(district: Settings, tmp_p
     ]
 
 
+def test_loa_alert_update_keeps_what_it_does_not_restate(
+    district: Settings, tmp_path: Path
+) -> None:
+    first = send_alert(district, _draft(district, communes=("ta-tong",)), actor="a")
+    text = tmp_path / "cập nhật.txt"
+    text.write_text("Mưa lớn tiếp diễn, nguy cơ lũ quét rất cao.", encoding="utf-8")
+    env = cli_env(district, tmp_path)
+    updated = run_loa(
+        "alert", "update", str(first.alert.id), str(text), "--level", "4", "--json", env=env
+    )
+    assert updated.returncode == 0, updated.stderr
+    new_id = json.loads(updated.stdout)["id"]
+    store = alert_store(district)
+    new = store.alert(new_id)
+    assert (new.level, new.supersedes_id, new.communes) == (4, first.alert.id, ("ta-tong",))
+    assert new.phrasebank_languages == ("lhu", "hni")  # kept from the first
+    vietnamese = new.item.variant("vi")
+    assert vietnamese is not None and vietnamese.text == text.read_text(encoding="utf-8")
+    assert new.title == "Cảnh báo lũ quét – rủi ro thiên tai cấp độ 4"
+    assert _alert_items(district, "ta-tong") == [f"alert-{new_id}-vi", f"alert-{new_id}-lhu"]
+    again = run_loa("alert", "update", str(first.alert.id), "--level", "5", env=env)
+    assert again.returncode == 2
+    assert "already superseded" in one_line_error(again)
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
