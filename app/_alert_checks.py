@@ -38,8 +38,8 @@ from playout import (
     PublishReport,
     S3ObjectStore,
     read_acknowledgements,
+    write_atomic,
 )
-from playout._atomic import write_atomic
 from playout.scheduler import Routine
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,9 @@ def silent_check(
     seen: dict[str, tuple[float, Acknowledgement]] = {}
     last: dict[str, Acknowledgement] = {}
     deadline = sent_at + settings.alerts.check_timeout_s
+    reader = _AckReader(settings)
     while pending and time.monotonic() < deadline:
-        for ack in _acks(settings, pending, published.sequences):
+        for ack in reader.manifests(pending, published.sequences):
             last[ack.commune_id] = ack
             if (
                 ack.heartbeat_sequence is not None
@@ -130,10 +131,11 @@ def audible_check(settings: Settings, *, name: str = "manual") -> CheckReport:
         for one in sent.alert.deliveries
     ]
     deadline = time.monotonic() + settings.alerts.check_timeout_s + _longest_s(sent.alert.clips)
-    acks = _read(settings, deliveries)
+    reader = _AckReader(settings)
+    acks = reader.read(deliveries)
     while time.monotonic() < deadline and any(a.state is not AckState.PLAYED for a in acks):
         time.sleep(POLL_S)
-        acks = _read(settings, deliveries)
+        acks = reader.read(deliveries)
     for ack in acks:
         report.communes.append(_audible_result(ack))
     return _finished(settings, report)
@@ -159,24 +161,28 @@ def reports_dir(settings: Settings) -> Path:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _acks(
-    settings: Settings, communes: set[str], sequences: dict[str, int]
-) -> list[Acknowledgement]:
-    now = datetime.now(settings.organisation.district.zone)
-    deliveries = [Delivery(c, (), sequences[c], now) for c in sorted(communes)]
-    return _read(settings, deliveries)
+class _AckReader:
+    """The agents' heartbeats and receipts, read again and again through one client."""
 
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store = S3ObjectStore.from_settings(settings)
+        self._zone = settings.organisation.district.zone
 
-def _read(settings: Settings, deliveries: Sequence[Delivery]) -> list[Acknowledgement]:
-    zone = settings.organisation.district.zone
-    return read_acknowledgements(
-        S3ObjectStore.from_settings(settings),
-        deliveries,
-        now=datetime.now(zone),
-        zone=zone,
-        silent_after=timedelta(seconds=settings.alerts.silent_after_s),
-        parallel=settings.publish.parallel_requests,
-    )
+    def manifests(self, communes: set[str], sequences: dict[str, int]) -> list[Acknowledgement]:
+        """Where the communes' heartbeats say their manifests are (no receipts read)."""
+        now = datetime.now(self._zone)
+        return self.read([Delivery(c, (), sequences[c], now) for c in sorted(communes)])
+
+    def read(self, deliveries: Sequence[Delivery]) -> list[Acknowledgement]:
+        return read_acknowledgements(
+            self._store,
+            deliveries,
+            now=datetime.now(self._zone),
+            zone=self._zone,
+            silent_after=timedelta(seconds=self._settings.alerts.silent_after_s),
+            parallel=self._settings.publish.parallel_requests,
+        )
 
 
 def _silent_result(

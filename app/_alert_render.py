@@ -24,7 +24,7 @@ from app._speech import text_to_speech
 from config import Commune, Settings, UserInputError
 from content import AlertStatus
 from pipeline import Clip, render_alert
-from pipeline.tts import SpeechRequest, Synthesis, Utterance
+from pipeline.tts import PhrasebankEngine, SpeechRequest, Synthesis, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ class _Renderer:
 
     def _has_bank(self, language: str) -> bool:
         engine = self._tts.engine("phrasebank")
-        return language in engine.languages()  # type: ignore[attr-defined]
+        return isinstance(engine, PhrasebankEngine) and language in engine.languages()
 
 
 def _single_attempt(settings: Settings) -> Settings:

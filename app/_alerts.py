@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from app._alert_render import AlertScript, AlertVoice, plan_voices, render_voices
-from app._publishing import publisher
+from app._publishing import publisher, resolve_communes
 from config import Commune, Settings, UserInputError
 from content import (
     AlertClipView,
@@ -43,7 +42,6 @@ from playout import (
     Priority,
     PublishReport,
     Repeat,
-    S3ObjectStore,
 )
 
 log = logging.getLogger(__name__)
@@ -76,22 +74,9 @@ def alert_store(settings: Settings) -> AlertStore:
 
 
 def alert_targets(settings: Settings, communes: Sequence[str] | None) -> list[Commune]:
-    """The communes an alert goes to: each id checked against the registry."""
-    organisation = settings.organisation
-    if communes is None:
-        return list(organisation.communes)
-    if not communes:
-        raise UserInputError("--communes: the commune list is empty (name communes, or 'all')")
-    targets = []
-    for commune_id in communes:
-        try:
-            targets.append(organisation.commune(commune_id))
-        except KeyError:
-            raise UserInputError(
-                f"--communes: unknown commune {commune_id!r}: not in district "
-                f"{organisation.district.id!r} (see `loa config show`)"
-            ) from None
-    return targets
+    """The communes an alert goes to (``None``: the whole district), checked against the
+    registry."""
+    return resolve_communes(settings, "all" if communes is None else ",".join(communes))
 
 
 def send_alert(
@@ -136,7 +121,7 @@ def publish_alert(
     chosen = publisher(settings)
     outcome = AlertOutcome(alert)
     clips = alert.latest_clips()
-    _upload(settings, clips, outcome.report)
+    chosen.upload_files(_stored_files(settings, clips), outcome.report)
     # A re-publish keeps the first start: the same items, so communes that have them are
     # left alone and no agent plays the alert twice.
     first = min((delivery.published_at for delivery in alert.deliveries), default=None)
@@ -321,27 +306,17 @@ def _delivered_communes(alert: AlertView | None) -> list[str]:
     return [] if alert is None else [delivery.commune for delivery in alert.deliveries]
 
 
-def _upload(
-    settings: Settings, clips: Mapping[ClipKey, AlertClipView], report: PublishReport
-) -> None:
-    """Each distinct clip from ``<data_dir>/clips`` unless storage has it already."""
-    store = S3ObjectStore.from_settings(settings)
-    part_bytes = settings.publish.multipart_threshold_mb * 1024 * 1024
-    distinct = {clip.sha256: clip for clip in clips.values()}
-
-    def upload(clip: AlertClipView) -> tuple[AlertClipView, bool]:
+def _stored_files(
+    settings: Settings, clips: Mapping[ClipKey, AlertClipView]
+) -> dict[AudioRef, Path]:
+    """Each clip's ref and the district's copy in ``<data_dir>/clips``."""
+    files = {}
+    for clip in clips.values():
         path = settings.data_dir / "clips" / clip.key.removeprefix("audio/")
         if not path.is_file():
             raise UserInputError(f"alert audio {path} is missing: send the alert again")
-        return clip, store.put_file_if_absent(clip.key, path, "audio/mpeg", part_bytes=part_bytes)
-
-    with ThreadPoolExecutor(settings.publish.parallel_requests) as pool:
-        for clip, written in pool.map(upload, distinct.values()):
-            if written:
-                report.uploaded.append(clip.key)
-                report.uploaded_bytes += clip.bytes
-            else:
-                report.already_present.append(clip.key)
+        files[_ref(clip)] = path
+    return files
 
 
 def _ref(clip: AlertClipView) -> AudioRef:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from app._cli_content import parse_instant
 from app._output import errors, print_json, progress_bar
 from config import Settings, UserInputError
 
@@ -280,15 +281,7 @@ def _expiry(value: str | None, now: datetime, settings: Settings) -> datetime:
     relative = _RELATIVE.match(value.strip())
     if relative:
         return now + timedelta(seconds=float(relative[1]) * _UNIT_SECONDS[relative[2]])
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise UserInputError(
-            f"--expires {value!r}: not an ISO 8601 time nor a duration like +6h"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=settings.organisation.district.zone)
-    return moment
+    return parse_instant(value, settings, "--expires")
 
 
 def _repeat_every(value: int | None, settings: Settings) -> int | None:

@@ -52,7 +52,7 @@ def export_message(
 ) -> None:
     """Xuất cảnh báo thành bản tin CAP 1.2, kèm âm thanh đã dựng của mỗi ngôn ngữ."""
     from app._alert_cap import export_cap
-    from playout._atomic import write_atomic
+    from playout import write_atomic
 
     settings: Settings = ctx.obj.settings
     document = export_cap(settings, alert_id)

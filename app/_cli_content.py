@@ -329,7 +329,7 @@ def _bookings_table(bookings: list[SlotBookingView]) -> Table:
     return table
 
 
-def _parse_instant(value: str, settings: Settings, option: str = "--at") -> datetime:
+def parse_instant(value: str, settings: Settings, option: str = "--at") -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -353,7 +353,7 @@ def _repeat(
         raise UserInputError("--repeat-every and --until go together: give both or neither")
     if every_s < MIN_REPEAT_S:
         raise UserInputError(f"--repeat-every {every_s}: at least {MIN_REPEAT_S} seconds")
-    end = _parse_instant(until, settings, "--until")
+    end = parse_instant(until, settings, "--until")
     if end <= start:
         raise UserInputError(f"--until {until!r}: must be later than --at {start.isoformat()}")
     return Repeat(every_s=every_s, until=end)
@@ -382,7 +382,7 @@ def schedule_add(
     from playout import Priority
 
     settings: Settings = ctx.obj.settings
-    start = _parse_instant(at, settings)
+    start = parse_instant(at, settings)
     repeat = _repeat(repeat_every, until, start, settings)
     with progress_bar("Đang ghi lịch phát cho các xã", enabled=not as_json) as report:
         outcome = publish_content(

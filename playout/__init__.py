@@ -8,6 +8,7 @@ from playout._acks import (
     ItemAcknowledgement,
     read_acknowledgements,
 )
+from playout._atomic import write_atomic
 from playout._credentials import (
     CommuneCredentials,
     CommuneIdentityRegistry,
@@ -152,4 +153,5 @@ __all__ = [
     "storage_endpoint",
     "verify",
     "verify_signed",
+    "write_atomic",
 ]

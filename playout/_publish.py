@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -136,29 +137,28 @@ class Publisher:
 
     def upload_clips(self, clips: Iterable[Clip], report: PublishReport) -> dict[str, AudioRef]:
         """Each distinct clip once, ``parallel`` at a time; the refs by SHA-256."""
-        distinct = {clip.sha256: clip for clip in clips}
+        return self.upload_files({_clip_ref(clip): clip.path for clip in clips}, report)
+
+    def upload_files(
+        self, files: Mapping[AudioRef, Path], report: PublishReport
+    ) -> dict[str, AudioRef]:
+        """Each distinct file under its ref's content address, unless the bucket has it
+        (``parallel`` at a time); the refs by SHA-256."""
+        distinct = {ref.sha256: (ref, path) for ref, path in files.items()}
         refs = {}
         with ThreadPoolExecutor(self._parallel, thread_name_prefix="upload") as pool:
-            for ref, written in pool.map(self._upload, distinct.values()):
+            for ref, written in pool.map(lambda pair: self._upload(*pair), distinct.values()):
                 _note_upload(report, ref, written)
                 refs[ref.sha256] = ref
         return refs
 
-    def _upload(self, clip: Clip) -> tuple[AudioRef, bool]:
-        """Upload ``clip`` unless its content address is already in the bucket; the ref,
+    def _upload(self, ref: AudioRef, path: Path) -> tuple[AudioRef, bool]:
+        """Upload ``path`` unless its content address is already in the bucket; the ref,
         and whether it was written."""
-        key = audio_key(clip)
-        content_type = AUDIO_CONTENT_TYPES.get(clip.extension, "application/octet-stream")
+        extension = ref.key.rsplit(".", 1)[-1]
+        content_type = AUDIO_CONTENT_TYPES.get(extension, "application/octet-stream")
         written = self._store.put_file_if_absent(
-            key, clip.path, content_type, part_bytes=self._part_bytes
-        )
-        ref = AudioRef(
-            key=key,
-            sha256=clip.sha256,
-            bytes=clip.bytes,
-            duration_ms=clip.duration_ms,
-            lufs=round(clip.output.lufs, 2),
-            true_peak_dbtp=round(clip.output.true_peak_dbtp, 2),
+            ref.key, path, content_type, part_bytes=self._part_bytes
         )
         return ref, written
 
@@ -317,6 +317,17 @@ class _Run:
         self._done = min(self._done + 1, self._total)
         if self._progress is not None:
             self._progress(self._done, self._total)
+
+
+def _clip_ref(clip: Clip) -> AudioRef:
+    return AudioRef(
+        key=audio_key(clip),
+        sha256=clip.sha256,
+        bytes=clip.bytes,
+        duration_ms=clip.duration_ms,
+        lufs=round(clip.output.lufs, 2),
+        true_peak_dbtp=round(clip.output.true_peak_dbtp, 2),
+    )
 
 
 def _note_upload(report: PublishReport, ref: AudioRef, written: bool) -> None:

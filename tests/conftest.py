@@ -68,6 +68,38 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SettingsFa
     return build
 
 
+# --- The content database: SQLite always, PostgreSQL too when asked ----------------------
+# Set LOA_TEST_POSTGRES_URL (e.g. postgresql+psycopg://loa@127.0.0.1:5432/loa_test, a
+# database the tests may wipe) to run the content tests on PostgreSQL as well. Tests that
+# read SQLite's own catalogue use `sqlite_url`.
+POSTGRES_URL = os.environ.get("LOA_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{(tmp_path / 'var' / 'loa.db').as_posix()}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """Each backend in turn; PostgreSQL's database wiped first."""
+    if request.param == "sqlite":
+        return sqlite_url
+    assert POSTGRES_URL is not None
+    from sqlalchemy import create_engine, text
+
+    from content._migrate import VERSION_TABLE
+    from content._models import Base
+
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
+    engine.dispose()
+    return POSTGRES_URL
+
+
 # --- Object storage: one real SeaweedFS for the whole session ---------------------------
 # playout is imported inside the fixtures so that tests not using storage do not depend
 # on it importing.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,26 +24,9 @@ from content import (
     Hazard,
     Priority,
 )
-from content._migrate import VERSION_TABLE
-from content._models import Base
 
 NOW = datetime(2026, 11, 24, 8, 30, tzinfo=UTC)
-POSTGRES_URL = os.environ.get("LOA_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 FLOOD_VI = "Cảnh báo lũ quét, sạt lở đất. Rủi ro thiên tai cấp độ 3."
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{(tmp_path / 'var' / 'loa.db').as_posix()}"
-    assert POSTGRES_URL is not None
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        Base.metadata.drop_all(connection)
-        connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
-    engine.dispose()
-    return POSTGRES_URL
 
 
 @pytest.fixture

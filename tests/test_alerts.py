@@ -260,7 +260,7 @@ def test_loa_alert_update_keeps_what_it_does_not_restate(
     [
         (["--level", "7"], "risk level 7: Decision 18/2021 has levels 1 to 5"),
         (["--expires", "2020-01-01T00:00:00+07:00"], "is in the past"),
-        (["--communes", ""], "commune list is empty"),
+        (["--communes", ""], "--communes: name at least one commune id, or 'all'"),
         (["--communes", "atlantis"], "unknown commune 'atlantis'"),
         (["--hazard", "volcano"], "--hazard 'volcano': not one of"),
         (["--status", "system"], "--status 'system': not one of"),

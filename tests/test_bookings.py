@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -28,29 +27,11 @@ from content import (
     SlotBookingView,
 )
 from content._migrate import VERSION_TABLE, alembic_config, create_database_engine, parse_url
-from content._models import Base
 from tests.cli import one_line_error, run_loa
 
 HANOI = timezone(timedelta(hours=7))
 NOW = datetime(2026, 11, 23, 5, 0, tzinfo=HANOI)
 MON, TUE, WED, THU, FRI = (date(2026, 11, 23) + timedelta(days=n) for n in range(5))
-
-# As in test_content: SQLite always, PostgreSQL too when LOA_TEST_POSTGRES_URL is set.
-POSTGRES_URL = os.environ.get("LOA_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{(tmp_path / 'var' / 'loa.db').as_posix()}"
-    assert POSTGRES_URL is not None
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        Base.metadata.drop_all(connection)
-        connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
-    engine.dispose()
-    return POSTGRES_URL
 
 
 @pytest.fixture

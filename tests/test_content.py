@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -34,35 +33,6 @@ from content._models import Base
 
 BULLETIN_VI = "Bản tin sáng: lịch tiêm chủng cho trẻ em tại trạm y tế xã."
 HANOI = timezone(timedelta(hours=7))
-
-
-# The suite runs on SQLite; set LOA_TEST_POSTGRES_URL (e.g.
-# postgresql+psycopg://loa@127.0.0.1:5432/loa_test, a database the tests may wipe) to run
-# it on PostgreSQL as well. Tests that read SQLite's own catalogue use `sqlite_url`.
-POSTGRES_URL = os.environ.get("LOA_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{(tmp_path / 'var' / 'loa.db').as_posix()}"
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    if request.param == "sqlite":
-        return sqlite_url
-    assert POSTGRES_URL is not None
-    _wipe(POSTGRES_URL)
-    return POSTGRES_URL
-
-
-def _wipe(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        Base.metadata.drop_all(connection)
-        connection.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
-    engine.dispose()
 
 
 @pytest.fixture
